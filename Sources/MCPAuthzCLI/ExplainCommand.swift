@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import MCPAuthzPolicy
+
+struct ExplainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "explain",
+        abstract: "Show the decision for one request and every rule considered.",
+        discussion: """
+            The caller is described by a JSON file of token claims (as a verified token would carry \
+            them); its 'iss' picks the issuer unless --issuer names one. Example:
+              mcp-authz explain policies --server todos --method tools/call --name get_billing --claims alice.json
+            """
+    )
+
+    @Argument(help: "A policy file, or a folder of *.yaml policy files.")
+    var path: String
+
+    @Option(help: "The server id, as in the policy.")
+    var server: String
+
+    @Option(help: "The JSON-RPC method, for example tools/call.")
+    var method: String
+
+    @Option(help: "The tool or prompt name, or the resource URI.")
+    var name: String?
+
+    @Option(help: "A JSON file with the token's claims ('-' reads standard input).")
+    var claims: String
+
+    @Option(help: "The issuer id to read the claims as; by default the one whose issuer equals the claims' iss.")
+    var issuer: String?
+
+    @OptionGroup var options: PolicyOptions
+
+    func run() throws {
+        let snapshot: PolicySnapshot
+        do {
+            snapshot = try PolicySnapshot.load(path: path, limits: options.limits).snapshot
+        } catch {
+            report(error.diagnostics)
+            throw ExitCode(1)
+        }
+        let claimValues = try readClaims()
+        let identity: Identity
+        if let issuer {
+            guard let config = snapshot.issuers[issuer] else {
+                printError("no issuer '\(issuer)' in the policy; issuers: \(snapshot.issuers.keys.sorted().joined(separator: ", "))")
+                throw ExitCode(1)
+            }
+            identity = Identity(claims: claimValues, issuer: config)
+        } else {
+            guard let found = snapshot.identity(fromClaims: claimValues) else {
+                printError("\(claims): iss \(claimValues["iss"]?.description ?? "is missing and") matches no issuer of the policy; use --issuer")
+                throw ExitCode(1)
+            }
+            identity = found
+        }
+        let input = DecisionInput(serverID: server, identity: identity, operation: MCPOperation(method: method, name: name))
+        print(snapshot.explain(input).render())
+    }
+
+    private func readClaims() throws -> [String: ClaimValue] {
+        let data: Data
+        if claims == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            guard let contents = FileManager.default.contents(atPath: claims) else {
+                printError("\(claims): cannot read file")
+                throw ExitCode(1)
+            }
+            data = contents
+        }
+        guard data.count <= 1 << 20, case let .object(object)? = try? JSONDecoder().decode(ClaimValue.self, from: data) else {
+            printError("\(claims): must be a JSON object of claims, at most 1 MiB")
+            throw ExitCode(1)
+        }
+        return object
+    }
+}

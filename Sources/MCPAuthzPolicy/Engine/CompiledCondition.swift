@@ -1,0 +1,126 @@
+/// A rule's `when:`, as sets ready for matching.
+package struct CompiledCondition: Sendable {
+    /// The condition keys, in the order they are checked and reported.
+    package enum Key: String, Sendable {
+        case issuers
+        case scopes
+        case anyScopes = "any_scopes"
+        case emails
+        case emailDomains = "email_domains"
+        case subjects
+        case clients
+        case groups
+        case claims
+        case not
+    }
+
+    var issuers: Set<String>?
+    var scopes: Set<String>?
+    var anyScopes: Set<String>?
+    var emails: Set<String>?
+    var emailDomains: Set<String>?
+    var subjects: Set<String>?
+    var clients: Set<String>?
+    var groups: Set<String>?
+    var claims: [(path: String, values: [ClaimValue])]
+    /// Zero or one nested condition that must not hold.
+    var negated: [CompiledCondition]
+
+    static let always = CompiledCondition(
+        issuers: nil, scopes: nil, anyScopes: nil, emails: nil, emailDomains: nil, subjects: nil, clients: nil,
+        groups: nil, claims: [], negated: []
+    )
+
+    init(
+        issuers: Set<String>?, scopes: Set<String>?, anyScopes: Set<String>?, emails: Set<String>?,
+        emailDomains: Set<String>?, subjects: Set<String>?, clients: Set<String>?, groups: Set<String>?,
+        claims: [(path: String, values: [ClaimValue])], negated: [CompiledCondition]
+    ) {
+        self.issuers = issuers
+        self.scopes = scopes
+        self.anyScopes = anyScopes
+        self.emails = emails
+        self.emailDomains = emailDomains
+        self.subjects = subjects
+        self.clients = clients
+        self.groups = groups
+        self.claims = claims
+        self.negated = negated
+    }
+
+    init(_ condition: Condition?) {
+        guard let condition else {
+            self = .always
+            return
+        }
+        func set(_ list: [Located<String>]?) -> Set<String>? { list.map { Set($0.map(\.value)) } }
+        self.init(
+            issuers: set(condition.issuers), scopes: set(condition.scopes), anyScopes: set(condition.anyScopes),
+            emails: set(condition.emails), emailDomains: set(condition.emailDomains), subjects: set(condition.subjects),
+            clients: set(condition.clients), groups: set(condition.groups),
+            claims: (condition.claims ?? []).map { ($0.path.value, $0.values) },
+            negated: condition.not.map { [CompiledCondition($0.value)] } ?? []
+        )
+    }
+
+    /// The first condition key that does not hold for the identity, or nil when all hold.
+    /// Decisions and explanations both use this, so they cannot disagree.
+    package func firstFailure(_ identity: Identity) -> Key? {
+        if let issuers, !issuers.contains(identity.issuerID) { return .issuers }
+        if let scopes, !scopes.isSubset(of: identity.scopes) { return .scopes }
+        if let anyScopes, anyScopes.isDisjoint(with: identity.scopes) { return .anyScopes }
+        if let emails {
+            guard let email = identity.usableEmail, emails.contains(email) else { return .emails }
+        }
+        if let emailDomains {
+            guard let domain = identity.emailDomain, emailDomains.contains(domain) else { return .emailDomains }
+        }
+        if let subjects {
+            guard let subject = identity.subject, subjects.contains(subject) else { return .subjects }
+        }
+        if let clients {
+            guard let client = identity.clientID, clients.contains(client) else { return .clients }
+        }
+        if let groups, groups.isDisjoint(with: identity.groups) { return .groups }
+        for claim in claims where !Self.claimHolds(claim.path, claim.values, in: identity.claims) { return .claims }
+        for condition in negated where condition.firstFailure(identity) == nil { return .not }
+        return nil
+    }
+
+    /// A claim holds when its value, or any element of an array value, equals an expected value.
+    static func claimHolds(_ path: String, _ expected: [ClaimValue], in claims: [String: ClaimValue]) -> Bool {
+        guard let actual = ClaimValue.lookup(path, in: claims) else { return false }
+        let candidates: [ClaimValue]
+        if case let .array(items) = actual { candidates = items } else { candidates = [actual] }
+        return candidates.contains { candidate in expected.contains { $0.matches(candidate) } }
+    }
+
+    /// The one identity attribute used to index this rule, with its values: the rule can only
+    /// match callers with one of them. The most selective attribute present is chosen.
+    var indexKey: (attribute: IdentityAttribute, values: Set<String>)? {
+        if let emails { return (.email, emails) }
+        if let subjects { return (.subject, subjects) }
+        if let clients { return (.client, clients) }
+        if let groups { return (.group, groups) }
+        if let emailDomains { return (.emailDomain, emailDomains) }
+        return nil
+    }
+
+    /// Scopes that, added to the identity's, would satisfy the scope parts of this condition.
+    func missingScopes(for identity: Identity) -> Set<String> {
+        var missing = (scopes ?? []).subtracting(identity.scopes)
+        if let anyScopes, anyScopes.isDisjoint(with: identity.scopes), let first = anyScopes.sorted().first {
+            missing.insert(first)
+        }
+        return missing
+    }
+}
+
+/// Identity attributes rules are indexed by.
+enum IdentityAttribute: Sendable, CaseIterable {
+    case email
+    case subject
+    case client
+    case group
+    case emailDomain
+}

@@ -1,0 +1,101 @@
+/// One server's rules, compiled and indexed by method and by target name.
+///
+/// A class: a decision looks the server up by id and must not copy its tables to do so.
+package final class CompiledServer: Sendable {
+    package let id: String
+    package let config: ServerConfig
+    package let acceptedIssuers: Set<String>
+    package let rules: [CompiledRule]
+    private let methods: TargetTable
+    private let targets: [TargetTable]
+
+    init(_ config: ServerConfig) {
+        id = config.id.value
+        self.config = config
+        acceptedIssuers = Set(config.issuers.map(\.value))
+        let rules = config.rules.map(CompiledRule.init)
+        self.rules = rules
+        var methods = TargetTable.Builder()
+        var targets = Array(repeating: TargetTable.Builder(), count: TargetKind.allCases.count)
+        for (index, rule) in rules.enumerated() {
+            for glob in rule.targets.methods { methods.add(glob, index: index, rule: rule) }
+            for kind in TargetKind.allCases {
+                for glob in rule.targets.byKind[kind] ?? [] {
+                    targets[Self.slot(kind)].add(glob, index: index, rule: rule)
+                }
+            }
+        }
+        self.methods = methods.build()
+        self.targets = targets.map { $0.build() }
+    }
+
+    @inline(__always)
+    private static func slot(_ kind: TargetKind) -> Int {
+        switch kind {
+        case .tool: return 0
+        case .prompt: return 1
+        case .resource: return 2
+        }
+    }
+
+    /// Every bucket whose rules may apply to the operation, for the slow paths.
+    private func buckets(_ operation: MCPOperation) -> [RuleBucket] {
+        var result = methods.buckets(matching: operation.method)
+        if let target = operation.target { result += targets[Self.slot(target.kind)].buckets(matching: target.name) }
+        return result
+    }
+
+    func decide(_ identity: Identity, _ operation: MCPOperation) -> Decision {
+        guard acceptedIssuers.contains(identity.issuerID) else {
+            return Decision(effect: .deny, status: 401, reason: .issuerNotAccepted)
+        }
+        var firstDeny = Int.max
+        var firstAllow = Int.max
+        methods.lowerFirstMatches(operation.method, &firstDeny, &firstAllow, identity, rules)
+        if let target = operation.target {
+            targets[Self.slot(target.kind)].lowerFirstMatches(target.name, &firstDeny, &firstAllow, identity, rules)
+        }
+        if firstDeny != .max {
+            return Decision(effect: .deny, status: 403, reason: .deniedByRule, rule: rules[firstDeny].name)
+        }
+        if firstAllow != .max {
+            return Decision(effect: .allow, status: 200, reason: .allowed, rule: rules[firstAllow].name)
+        }
+        return Decision(effect: .deny, status: 403, reason: .noMatchingRule, requiredScopes: scopesThatWouldAllow(identity, operation))
+    }
+
+    /// For a default deny: the fewest scopes that, added to the caller's, would make the
+    /// operation allowed, if some allow rule needs only scopes the caller lacks. Each candidate
+    /// is proved by deciding again with the scopes added, so a deny rule still wins. At most
+    /// `maxScopeHintTrials` rules are tried, bounding the cost of a denial.
+    private func scopesThatWouldAllow(_ identity: Identity, _ operation: MCPOperation) -> [String] {
+        var best: Set<String>?
+        var bestIndex = Int.max
+        var trials = 0
+        for bucket in buckets(operation) {
+            for position in bucket.allows.needingScopes {
+                let index = Int(position)
+                guard trials < Self.maxScopeHintTrials else { break }
+                let missing = rules[index].condition.missingScopes(for: identity)
+                guard !missing.isEmpty else { continue }
+                let better = missing.count < (best?.count ?? .max) || (missing.count == best?.count && index < bestIndex)
+                guard better else { continue }
+                trials += 1
+                var elevated = identity
+                elevated.scopes.formUnion(missing)
+                if decide(elevated, operation).isAllowed {
+                    best = missing
+                    bestIndex = index
+                }
+            }
+        }
+        return best?.sorted() ?? []
+    }
+
+    static let maxScopeHintTrials = 32
+
+    /// The indices of rules whose targets apply to the operation, in file order.
+    package func rulesApplying(to operation: MCPOperation) -> [Int] {
+        rules.indices.filter { rules[$0].targets.match(operation) != nil }
+    }
+}

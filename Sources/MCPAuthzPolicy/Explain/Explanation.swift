@@ -1,0 +1,107 @@
+/// Why a decision came out as it did: every rule of the server, whether it applied to the
+/// operation and, if it did, which condition held or failed.
+package struct Explanation: Sendable {
+    package struct RuleTrace: Sendable {
+        package var position: Int
+        package var name: String
+        package var effect: Rule.Effect
+        package var location: SourceLocation
+        /// The pattern that made the rule apply to the operation; nil when it does not apply.
+        package var appliedBy: Glob?
+        /// The condition that failed; nil when the rule applied and its condition held.
+        package var failed: CompiledCondition.Key?
+        /// A sentence on the failed condition.
+        package var detail: String?
+
+        package var matched: Bool { appliedBy != nil && failed == nil }
+    }
+
+    package var input: DecisionInput
+    package var decision: Decision
+    package var traces: [RuleTrace]
+    package var notes: [String]
+
+    package func render() -> String {
+        var lines: [String] = []
+        let d = decision
+        lines.append("decision: \(d.effect.rawValue) (\(d.status) \(d.reason.rawValue)\(d.rule.map { ", rule \"\($0)\"" } ?? ""))")
+        if !d.requiredScopes.isEmpty { lines.append("scopes that would allow it: \(d.requiredScopes.joined(separator: " "))") }
+        lines.append("server: \(input.serverID)")
+        lines.append("operation: \(input.operation)")
+        let identity = input.identity
+        var who = ["issuer \(identity.issuerID)"]
+        if let subject = identity.subject { who.append("subject \(subject)") }
+        if let email = identity.email { who.append("email \(email)\(identity.usableEmail == nil ? " (unverified, not used)" : "")") }
+        if let client = identity.clientID { who.append("client \(client)") }
+        lines.append("caller: " + who.joined(separator: ", "))
+        lines.append("scopes: " + (identity.scopes.isEmpty ? "(none)" : identity.scopes.sorted().joined(separator: " ")))
+        lines.append("groups: " + (identity.groups.isEmpty ? "(none)" : identity.groups.sorted().joined(separator: " ")))
+        lines += notes.map { "note: \($0)" }
+        if !traces.isEmpty { lines.append("rules:") }
+        for trace in traces {
+            let head = "  \(trace.position + 1). \(trace.effect.rawValue) \"\(trace.name)\" (\(trace.location))"
+            guard let glob = trace.appliedBy else {
+                lines.append("\(head): does not apply to \(input.operation)")
+                continue
+            }
+            if let failed = trace.failed {
+                lines.append("\(head): applies via '\(glob.pattern)'; condition fails on \(failed.rawValue)\(trace.detail.map { ": \($0)" } ?? "")")
+            } else {
+                lines.append("\(head): applies via '\(glob.pattern)'; condition holds -> MATCH")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension PolicySnapshot {
+    package func explain(_ input: DecisionInput) -> Explanation {
+        let decision = decide(input)
+        var notes: [String] = []
+        guard let server = servers[input.serverID] else {
+            notes.append("no server '\(input.serverID)' in the policy\(Suggestion.hint(for: input.serverID, in: servers.keys))")
+            return Explanation(input: input, decision: decision, traces: [], notes: notes)
+        }
+        if !server.acceptedIssuers.contains(input.identity.issuerID) {
+            notes.append("server '\(server.id)' accepts tokens from \(server.acceptedIssuers.sorted().joined(separator: ", ")), not from '\(input.identity.issuerID)'")
+            return Explanation(input: input, decision: decision, traces: [], notes: notes)
+        }
+        let traces = server.rules.enumerated().map { position, rule in
+            let glob = rule.targets.match(input.operation)
+            let failed = glob == nil ? nil : rule.condition.firstFailure(input.identity)
+            return Explanation.RuleTrace(
+                position: position, name: rule.name, effect: rule.effect, location: rule.location, appliedBy: glob,
+                failed: failed, detail: failed.map { Self.detail($0, rule.condition, input.identity) }
+            )
+        }
+        if decision.reason == .deniedByRule, traces.contains(where: { $0.matched && $0.effect == .allow }) {
+            notes.append("a matching deny rule wins over every allow rule")
+        }
+        if decision.reason == .noMatchingRule {
+            notes.append("no rule allows this operation, so it is denied by default")
+        }
+        return Explanation(input: input, decision: decision, traces: traces, notes: notes)
+    }
+
+    private static func detail(_ key: CompiledCondition.Key, _ condition: CompiledCondition, _ identity: Identity) -> String {
+        func list(_ values: Set<String>?) -> String { (values ?? []).sorted().joined(separator: ", ") }
+        switch key {
+        case .issuers: return "token issuer '\(identity.issuerID)' is not one of \(list(condition.issuers))"
+        case .scopes: return "missing \(list(condition.scopes?.subtracting(identity.scopes)))"
+        case .anyScopes: return "has none of \(list(condition.anyScopes))"
+        case .emails, .emailDomains:
+            guard let email = identity.email else { return "token has no email" }
+            guard identity.usableEmail != nil else { return "email \(email) is not verified (email_verified is not true)" }
+            return key == .emails ? "\(email) is not listed" : "domain of \(email) is not one of \(list(condition.emailDomains))"
+        case .subjects: return identity.subject.map { "subject '\($0)' is not listed" } ?? "token has no sub"
+        case .clients: return identity.clientID.map { "client '\($0)' is not listed" } ?? "token has no azp or client_id"
+        case .groups: return "caller is in none of \(list(condition.groups))"
+        case .claims:
+            let failing = condition.claims.first { !CompiledCondition.claimHolds($0.path, $0.values, in: identity.claims) }
+            guard let failing else { return "a claim does not match" }
+            let actual = ClaimValue.lookup(failing.path, in: identity.claims).map(\.description) ?? "absent"
+            return "claim '\(failing.path)' is \(actual), expected \(failing.values.map(\.description).joined(separator: " or "))"
+        case .not: return "the condition under 'not' holds"
+        }
+    }
+}

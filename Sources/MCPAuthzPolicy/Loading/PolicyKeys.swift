@@ -1,0 +1,28 @@
+/// The keys each object of the policy format accepts. The loader reads these tables and a test
+/// holds `policies/schema.json` to them, so the schema editors see cannot drift from what loads.
+package enum PolicyKeys {
+    package static let document = ["version", "issuers", "servers"]
+    package static let documentRequired = ["version"]
+    package static let issuer = [
+        "id", "issuer", "jwks_uri", "jwks_file", "algorithms", "scope_claims", "email_claim",
+        "require_email_verified", "groups_claim", "token_header", "leeway_seconds", "token_types",
+        "authorization_server",
+    ]
+    package static let issuerRequired = ["id", "issuer"]
+    package static let server = [
+        "id", "match", "resource", "audiences", "issuers", "scopes_supported", "authorization_servers", "rules",
+    ]
+    package static let serverRequired = ["id", "match", "issuers", "rules"]
+    package static let match = ["host", "path_prefix"]
+    package static let rule = ["name", "when", "allow", "deny"]
+    package static let ruleRequired = ["name"]
+    package static let condition = [
+        "issuers", "scopes", "any_scopes", "emails", "email_domains", "subjects", "clients", "groups", "claims", "not",
+    ]
+    package static let targets = ["methods", "tools", "prompts", "resources"]
+    package static let testFile = ["cases"]
+    package static let testCase = ["name", "server", "issuer", "claims", "request", "expect"]
+    package static let testCaseRequired = ["name", "server", "claims", "request", "expect"]
+    package static let testRequest = ["method", "name"]
+    package static let testExpect = ["decision", "status", "reason", "rule", "required_scopes"]
+}

@@ -1,0 +1,146 @@
+import Foundation
+import Yams
+
+/// Reads a policy file, or a folder of them, into a validated `PolicySet`.
+///
+/// A folder contributes every `*.yaml` and `*.yml` file directly inside it, in name order,
+/// skipping hidden entries (a Kubernetes ConfigMap's `..data`) and policy test files
+/// (`*_test.yaml`). Every problem in every file is reported together.
+package struct PolicyLoader: Sendable {
+    package var limits: PolicyLoadLimits
+
+    package init(limits: PolicyLoadLimits = .default) {
+        self.limits = limits
+    }
+
+    /// The loaded policy, with the warnings validation found.
+    package struct Result: Sendable {
+        package var policy: PolicySet
+        package var warnings: [PolicyDiagnostic]
+    }
+
+    package func load(path: String) throws(PolicyLoadError) -> Result {
+        let files = try Self.files(at: path, kind: .policy)
+        var diagnostics: [PolicyDiagnostic] = []
+        var policy = PolicySet(files: files)
+        for file in files {
+            switch readYAML(file: file) {
+            case let .failure(error):
+                diagnostics += error.diagnostics
+            case let .success(root):
+                guard let root else {
+                    diagnostics.append(PolicyDiagnostic("policy file is empty", at: SourceLocation(file: file, line: 1, column: 1)))
+                    continue
+                }
+                var reader = YAMLNodeReader(file: file, maxNodes: limits.maxNodes)
+                let document = reader.policyDocument(root)
+                policy.issuers += document.issuers
+                policy.servers += document.servers
+                diagnostics += reader.diagnostics
+            }
+        }
+        diagnostics += PolicyValidator.problems(in: policy)
+        let errors = diagnostics.filter { $0.severity == .error }
+        guard errors.isEmpty else { throw PolicyLoadError(Self.sorted(errors)) }
+        return Result(policy: policy, warnings: Self.sorted(diagnostics))
+    }
+
+    package static func sorted(_ diagnostics: [PolicyDiagnostic]) -> [PolicyDiagnostic] {
+        diagnostics.enumerated().sorted { a, b in
+            let (l, r) = (a.element.location, b.element.location)
+            if l.file != r.file { return l.file < r.file }
+            if l.line != r.line { return l.line < r.line }
+            if l.column != r.column { return l.column < r.column }
+            return a.offset < b.offset
+        }.map(\.element)
+    }
+
+    package enum FileKind: Sendable {
+        case policy
+        case test
+    }
+
+    /// The files of a kind at a path: the path itself if it is a file, else the folder's matches.
+    package static func files(at path: String, kind: FileKind) throws(PolicyLoadError) -> [String] {
+        let manager = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard manager.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw PolicyLoadError([PolicyDiagnostic("no such file or folder", at: SourceLocation(file: path, line: 0, column: 0))])
+        }
+        guard isDirectory.boolValue else {
+            return [path]
+        }
+        let names: [String]
+        do {
+            names = try manager.contentsOfDirectory(atPath: path)
+        } catch {
+            throw PolicyLoadError([PolicyDiagnostic("cannot list folder", at: SourceLocation(file: path, line: 0, column: 0))])
+        }
+        let base = path.hasSuffix("/") ? path : path + "/"
+        return names.filter { name in
+            guard !name.hasPrefix("."), name.hasSuffix(".yaml") || name.hasSuffix(".yml") else { return false }
+            let isTest = name.hasSuffix("_test.yaml") || name.hasSuffix("_test.yml")
+            var isDir: ObjCBool = false
+            guard manager.fileExists(atPath: base + name, isDirectory: &isDir), !isDir.boolValue else { return false }
+            return (kind == .test) == isTest
+        }.sorted().map { base + $0 }
+    }
+
+    /// One file's YAML tree, after the checks that must happen before the parser sees it.
+    func readYAML(file: String) -> Swift.Result<Node?, PolicyLoadError> {
+        let start = SourceLocation(file: file, line: 1, column: 1)
+        func failure(_ message: String, _ location: SourceLocation? = nil) -> Swift.Result<Node?, PolicyLoadError> {
+            .failure(PolicyLoadError([PolicyDiagnostic(message, at: location ?? start)]))
+        }
+        guard let handle = FileHandle(forReadingAtPath: file) else {
+            return failure("cannot open file for reading")
+        }
+        defer { try? handle.close() }
+        let data: Data
+        do {
+            data = try handle.read(upToCount: limits.maxFileBytes + 1) ?? Data()
+        } catch {
+            return failure("cannot read file")
+        }
+        if data.count > limits.maxFileBytes {
+            return failure("file is larger than the limit of \(limits.maxFileBytes) bytes")
+        }
+        if let offset = data.firstIndex(of: 0) {
+            return failure("file is binary (NUL byte at offset \(offset - data.startIndex)), not YAML")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            return failure("file is not valid UTF-8 text")
+        }
+        if let finding = YAMLPrescan.check(text, maxDepth: limits.maxNestingDepth) {
+            return failure(finding.message, SourceLocation(file: file, line: finding.line, column: finding.column))
+        }
+        do {
+            let parser = try Parser(yaml: text)
+            return .success(try parser.singleRoot())
+        } catch let error as YamlError {
+            return .failure(PolicyLoadError([Self.diagnostic(for: error, file: file)]))
+        } catch {
+            return failure("cannot parse YAML")
+        }
+    }
+
+    /// libyaml's problem, at its position, without Yams' echo of the source text.
+    static func diagnostic(for error: YamlError, file: String) -> PolicyDiagnostic {
+        func at(_ mark: Mark) -> SourceLocation { SourceLocation(file: file, line: mark.line, column: mark.column) }
+        switch error {
+        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _):
+            let suffix = context.map { " \($0.text)" } ?? ""
+            return PolicyDiagnostic("invalid YAML: \(problem)\(suffix)", at: at(mark))
+        case let .composer(_, problem, mark, _):
+            return PolicyDiagnostic("invalid YAML: \(problem)", at: at(mark))
+        case let .duplicatedKeysInMapping(duplicates, context):
+            let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+            return PolicyDiagnostic("key \(keys) appears more than once in this mapping", at: at(context.mark))
+        case let .reader(problem, offset, value, _):
+            let position = offset.map { " at byte offset \($0)" } ?? ""
+            return PolicyDiagnostic("invalid YAML text: \(problem) (character \(value)\(position))", at: SourceLocation(file: file, line: 1, column: 1))
+        default:
+            return PolicyDiagnostic("invalid YAML", at: SourceLocation(file: file, line: 1, column: 1))
+        }
+    }
+}

@@ -1,0 +1,381 @@
+import Yams
+
+/// The policy format: one YAML document per file with `version`, `issuers` and `servers`.
+extension YAMLNodeReader {
+    mutating func policyDocument(_ root: Node) -> (issuers: [IssuerConfig], servers: [ServerConfig]) {
+        guard let fields = fields(root, what: "a policy file", allowed: PolicyKeys.document, required: PolicyKeys.documentRequired) else {
+            return ([], [])
+        }
+        if let node = fields["version"], let version = int(node, what: "version", range: 0...Int.max), version != 1 {
+            error("unsupported policy version \(version); this mcp-authz reads version 1", at: node)
+        }
+        var issuers: [IssuerConfig] = []
+        if let node = fields["issuers"], let list = sequence(node, what: "issuers") {
+            issuers = list.compactMap { issuer($0) }
+        }
+        var servers: [ServerConfig] = []
+        if let node = fields["servers"], let list = sequence(node, what: "servers") {
+            servers = list.compactMap { server($0) }
+        }
+        return (issuers, servers)
+    }
+
+    mutating func sequence(_ node: Node, what: String) -> [Node]? {
+        guard case let .sequence(sequence) = node else {
+            error("\(what) must be a list, found \(describe(node))", at: node)
+            return nil
+        }
+        return Array(sequence)
+    }
+
+    // MARK: Issuers
+
+    mutating func issuer(_ node: Node) -> IssuerConfig? {
+        guard let fields = fields(node, what: "an issuer", allowed: PolicyKeys.issuer, required: PolicyKeys.issuerRequired),
+            let id = fields["id"].flatMap({ identifier($0, what: "issuer id") })
+        else { return nil }
+        let issuerURL = fields["issuer"].flatMap { url($0, what: "issuer") }
+        var config = IssuerConfig(
+            id: id,
+            issuer: issuerURL ?? Located("", at: fields.location),
+            jwksURI: fields["jwks_uri"].flatMap { url($0, what: "jwks_uri") },
+            jwksFile: fields["jwks_file"].flatMap { string($0, what: "jwks_file") },
+            algorithms: IssuerConfig.defaultAlgorithms.map { Located($0, at: fields.location) },
+            scopeClaims: IssuerConfig.defaultScopeClaims,
+            emailClaim: IssuerConfig.defaultEmailClaim,
+            requireEmailVerified: false,
+            groupsClaim: IssuerConfig.defaultGroupsClaim,
+            tokenHeader: nil,
+            leewaySeconds: IssuerConfig.defaultLeewaySeconds,
+            tokenTypes: [],
+            authorizationServer: fields["authorization_server"].flatMap { url($0, what: "authorization_server") },
+            location: fields.location
+        )
+        if config.jwksURI != nil, config.jwksFile != nil, let node = fields["jwks_file"] {
+            error("issuer '\(id.value)' sets both jwks_uri and jwks_file; keep one", at: node)
+        }
+        if let node = fields["algorithms"], let list = stringList(node, what: "algorithms") {
+            for algorithm in list where !IssuerConfig.supportedAlgorithms.contains(algorithm.value) {
+                error(Self.algorithmProblem(algorithm.value), at: algorithm.location)
+            }
+            config.algorithms = list
+        }
+        if let node = fields["scope_claims"], let list = stringList(node, what: "scope_claims") {
+            config.scopeClaims = list.map(\.value)
+        }
+        if let node = fields["email_claim"], let value = string(node, what: "email_claim") { config.emailClaim = value.value }
+        if let node = fields["groups_claim"], let value = string(node, what: "groups_claim") { config.groupsClaim = value.value }
+        if let node = fields["require_email_verified"], let value = bool(node, what: "require_email_verified") {
+            config.requireEmailVerified = value
+        }
+        if let node = fields["token_header"], let header = string(node, what: "token_header") {
+            if header.value.utf8.allSatisfy(Self.isHeaderNameByte) {
+                config.tokenHeader = header
+            } else {
+                error("token_header '\(header.value)' is not a valid HTTP header name", at: header.location)
+            }
+        }
+        if let node = fields["leeway_seconds"], let value = int(node, what: "leeway_seconds", range: 0...600) {
+            config.leewaySeconds = value
+        }
+        if let node = fields["token_types"], let list = stringList(node, what: "token_types") {
+            config.tokenTypes = list.map(\.value)
+        }
+        return config
+    }
+
+    static func algorithmProblem(_ algorithm: String) -> String {
+        let upper = algorithm.uppercased()
+        if upper == "NONE" {
+            return "algorithm 'none' means unsigned tokens and is never accepted"
+        }
+        if upper.hasPrefix("HS") {
+            return "algorithm '\(algorithm)' is a shared-secret (HMAC) algorithm; mcp-authz verifies only public-key signatures"
+        }
+        return "unsupported algorithm '\(algorithm)'\(Suggestion.hint(for: algorithm, in: IssuerConfig.supportedAlgorithms)); supported: \(IssuerConfig.supportedAlgorithms.joined(separator: ", "))"
+    }
+
+    static func isHeaderNameByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+
+    /// Ids are referenced from other places, so they are kept to a plain, greppable alphabet.
+    mutating func identifier(_ node: Node, what: String) -> Located<String>? {
+        guard let value = string(node, what: what) else { return nil }
+        let valid = value.value.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
+                return true
+            default:
+                return false
+            }
+        }
+        guard valid else {
+            error("\(what) '\(value.value)' may contain only letters, digits, '-', '_' and '.'", at: value.location)
+            return nil
+        }
+        return value
+    }
+
+    /// An absolute `https` URL; plain `http` only for loopback hosts, which tests and demos use.
+    mutating func url(_ node: Node, what: String) -> Located<String>? {
+        guard let value = string(node, what: what) else { return nil }
+        if let problem = Self.urlProblem(value.value) {
+            error("\(what) \(problem)", at: value.location)
+            return nil
+        }
+        return value
+    }
+
+    static func urlProblem(_ text: String) -> String? {
+        let lower = text.lowercased()
+        let rest: Substring
+        if lower.hasPrefix("https://") {
+            rest = text.dropFirst(8)
+        } else if lower.hasPrefix("http://") {
+            rest = text.dropFirst(7)
+            let host = rest.prefix { $0 != "/" && $0 != ":" && $0 != "?" }.lowercased()
+            let authority = rest.prefix { $0 != "/" && $0 != "?" }.lowercased()
+            guard host == "localhost" || host == "127.0.0.1" || authority.hasPrefix("[::1]") else {
+                return "'\(text)' must use https (plain http is accepted only for localhost)"
+            }
+        } else {
+            return "'\(text)' must be an absolute https URL"
+        }
+        if rest.isEmpty || rest.hasPrefix("/") {
+            return "'\(text)' has no host"
+        }
+        if text.contains("#") {
+            return "'\(text)' must not contain a fragment"
+        }
+        if text.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) {
+            return "'\(text)' contains spaces or control characters"
+        }
+        return nil
+    }
+
+    // MARK: Servers
+
+    mutating func server(_ node: Node) -> ServerConfig? {
+        guard let fields = fields(node, what: "a server", allowed: PolicyKeys.server, required: PolicyKeys.serverRequired),
+            let id = fields["id"].flatMap({ identifier($0, what: "server id") })
+        else { return nil }
+        var config = ServerConfig(
+            id: id,
+            match: ServerMatch(host: nil, pathPrefix: nil, location: fields.location),
+            resource: fields["resource"].flatMap { url($0, what: "resource") },
+            audiences: fields["audiences"].flatMap { stringList($0, what: "audiences") } ?? [],
+            issuers: fields["issuers"].flatMap { stringList($0, what: "issuers") } ?? [],
+            scopesSupported: fields["scopes_supported"].flatMap { stringList($0, what: "scopes_supported", allowEmpty: true) } ?? [],
+            authorizationServers: [],
+            rules: [],
+            location: fields.location
+        )
+        if let node = fields["match"] { config.match = match(node) ?? config.match }
+        if let node = fields["authorization_servers"], let list = stringList(node, what: "authorization_servers") {
+            config.authorizationServers = list.compactMap { entry in
+                if let problem = Self.urlProblem(entry.value) {
+                    error("authorization server \(problem)", at: entry.location)
+                    return nil
+                }
+                return entry
+            }
+        }
+        if config.resource == nil, config.audiences.isEmpty, fields["resource"] == nil, fields["audiences"] == nil {
+            error("server '\(id.value)' has neither resource nor audiences; tokens must be bound to it by 'aud'", at: node)
+        }
+        for scope in config.scopesSupported where !Self.isScopeToken(scope.value) {
+            error("scope '\(scope.value)' may not contain spaces, quotes or backslashes", at: scope.location)
+        }
+        if let node = fields["rules"], let list = sequence(node, what: "rules") {
+            if list.isEmpty { error("server '\(id.value)' has no rules, so every request would be denied", at: node) }
+            config.rules = list.compactMap { rule($0) }
+        }
+        return config
+    }
+
+    /// RFC 6749 scope-token characters, so a scope can be quoted in `WWW-Authenticate` safely.
+    static func isScopeToken(_ scope: String) -> Bool {
+        scope.unicodeScalars.allSatisfy { $0.value == 0x21 || (0x23...0x5B).contains($0.value) || (0x5D...0x7E).contains($0.value) }
+    }
+
+    mutating func match(_ node: Node) -> ServerMatch? {
+        guard let fields = fields(node, what: "match", allowed: PolicyKeys.match) else { return nil }
+        var match = ServerMatch(host: nil, pathPrefix: nil, location: fields.location)
+        if let node = fields["host"], let host = string(node, what: "match host") {
+            let normalized = host.value.lowercased()
+            if normalized.contains("/") || normalized.contains("*") || normalized.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value >= 0x7F }) {
+                error("match host '\(host.value)' must be a plain host name, optionally with a port", at: host.location)
+            } else {
+                match.host = Located(normalized, at: host.location)
+            }
+        }
+        if let node = fields["path_prefix"], let prefix = string(node, what: "path_prefix") {
+            if !prefix.value.hasPrefix("/") {
+                error("path_prefix '\(prefix.value)' must start with '/'", at: prefix.location)
+            } else if prefix.value.contains("?") || prefix.value.contains("#") || prefix.value.split(separator: "/").contains("..") {
+                error("path_prefix '\(prefix.value)' must be a plain path without '?', '#' or '..'", at: prefix.location)
+            } else {
+                match.pathPrefix = prefix
+            }
+        }
+        return match
+    }
+
+    // MARK: Rules
+
+    mutating func rule(_ node: Node) -> Rule? {
+        guard let fields = fields(node, what: "a rule", allowed: PolicyKeys.rule, required: PolicyKeys.ruleRequired),
+            let name = fields["name"].flatMap({ string($0, what: "rule name") })
+        else { return nil }
+        let allow = fields["allow"]
+        let deny = fields["deny"]
+        let effect: Rule.Effect
+        let targetsNode: Node
+        switch (allow, deny) {
+        case let (allow?, nil):
+            effect = .allow
+            targetsNode = allow
+        case let (nil, deny?):
+            effect = .deny
+            targetsNode = deny
+        case (_?, _?):
+            error("rule '\(name.value)' has both allow and deny; split it into two rules", at: node)
+            return nil
+        case (nil, nil):
+            error("rule '\(name.value)' has neither allow nor deny", at: node)
+            return nil
+        }
+        let condition = fields["when"].flatMap { self.condition($0, depth: 0) }
+        guard let targets = self.targets(targetsNode, effect: effect) else { return nil }
+        return Rule(name: name, effect: effect, condition: condition, targets: targets, location: fields.location)
+    }
+
+    mutating func condition(_ node: Node, depth: Int) -> Condition? {
+        guard depth < 8 else {
+            error("'not' is nested more than 8 levels deep", at: node)
+            return nil
+        }
+        let what = depth == 0 ? "when" : "not"
+        guard let fields = fields(node, what: what, allowed: PolicyKeys.condition) else { return nil }
+        if fields.entries.isEmpty {
+            error("\(what) is empty; remove it, or list conditions", at: node)
+            return nil
+        }
+        var condition = Condition(location: fields.location)
+        condition.issuers = fields["issuers"].flatMap { stringList($0, what: "issuers") }
+        condition.scopes = fields["scopes"].flatMap { stringList($0, what: "scopes") }
+        condition.anyScopes = fields["any_scopes"].flatMap { stringList($0, what: "any_scopes") }
+        condition.subjects = fields["subjects"].flatMap { stringList($0, what: "subjects") }
+        condition.clients = fields["clients"].flatMap { stringList($0, what: "clients") }
+        condition.groups = fields["groups"].flatMap { stringList($0, what: "groups") }
+        if let list = fields["emails"].flatMap({ stringList($0, what: "emails") }) {
+            condition.emails = list.compactMap { entry in
+                guard let normalized = EmailAddress.normalized(entry.value) else {
+                    error("'\(entry.value)' is not an email address", at: entry.location)
+                    return nil
+                }
+                return Located(normalized, at: entry.location)
+            }
+        }
+        if let list = fields["email_domains"].flatMap({ stringList($0, what: "email_domains") }) {
+            condition.emailDomains = list.compactMap { entry in
+                let domain = entry.value.lowercased()
+                if domain.contains("@") || domain.hasPrefix(".") || domain.contains("*") || domain.contains(" ") {
+                    error("email domain '\(entry.value)' must be a plain domain such as example.com", at: entry.location)
+                    return nil
+                }
+                return Located(domain, at: entry.location)
+            }
+        }
+        if let node = fields["claims"], let claimFields = self.claimFields(node) {
+            condition.claims = claimFields
+        }
+        if let node = fields["not"], let negated = self.condition(node, depth: depth + 1) {
+            condition.not = Box(negated)
+        }
+        return condition
+    }
+
+    mutating func claimFields(_ node: Node) -> [ClaimCondition]? {
+        guard case let .mapping(mapping) = node else {
+            error("claims must be a mapping of claim path to value, found \(describe(node))", at: node)
+            return nil
+        }
+        if mapping.isEmpty {
+            error("claims is empty; remove it, or list claim paths", at: node)
+            return nil
+        }
+        var result: [ClaimCondition] = []
+        for (keyNode, valueNode) in mapping {
+            guard let path = string(keyNode, what: "a claim path"), let value = claimValue(valueNode, what: "claim '\(keyNode.string ?? "")'") else {
+                continue
+            }
+            let values: [ClaimValue]
+            if case let .array(items) = value {
+                if items.isEmpty {
+                    error("claim '\(path.value)' lists no values, so it can never match", at: valueNode)
+                    continue
+                }
+                values = items
+            } else {
+                values = [value]
+            }
+            result.append(ClaimCondition(path: path, values: values))
+        }
+        return result
+    }
+
+    mutating func targets(_ node: Node, effect: Rule.Effect) -> Targets? {
+        let what = effect.rawValue
+        guard let fields = fields(node, what: what, allowed: PolicyKeys.targets) else { return nil }
+        if fields.entries.isEmpty {
+            error("\(what) names nothing; list methods, tools, prompts or resources", at: node)
+            return nil
+        }
+        var targets = Targets(location: fields.location)
+        targets.methods = fields["methods"].flatMap { globs($0, what: "methods") }
+        targets.tools = fields["tools"].flatMap { globs($0, what: "tools") }
+        targets.prompts = fields["prompts"].flatMap { globs($0, what: "prompts") }
+        targets.resources = fields["resources"].flatMap { globs($0, what: "resources") }
+        for method in targets.methods ?? [] where !Glob.hasWildcard(method.value) && !MCPMethod.known.contains(method.value) {
+            warning(
+                "'\(method.value)' is not an MCP method this version knows\(Suggestion.hint(for: method.value, in: MCPMethod.known))",
+                at: method.location
+            )
+        }
+        return targets
+    }
+
+    mutating func globs(_ node: Node, what: String) -> [Located<String>]? {
+        guard let list = stringList(node, what: what) else { return nil }
+        return list.filter { entry in
+            if let problem = Glob.problem(in: entry.value) {
+                error("bad pattern '\(entry.value)' in \(what): \(problem)", at: entry.location)
+                return false
+            }
+            return true
+        }
+    }
+}
+
+extension Condition {
+    init(location: SourceLocation) {
+        self.init(
+            issuers: nil, scopes: nil, anyScopes: nil, emails: nil, emailDomains: nil, subjects: nil,
+            clients: nil, groups: nil, claims: nil, not: nil, location: location
+        )
+    }
+}
+
+extension Targets {
+    init(location: SourceLocation) {
+        self.init(methods: nil, tools: nil, prompts: nil, resources: nil, location: location)
+    }
+}

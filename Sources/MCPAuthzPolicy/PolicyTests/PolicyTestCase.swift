@@ -1,0 +1,89 @@
+import Yams
+
+/// One case of a policy test file: a caller's token claims, a request, and the decision the
+/// policy must give.
+package struct PolicyTestCase: Sendable {
+    package var name: String
+    package var location: SourceLocation
+    package var serverID: String
+    /// Issuer id; when absent the issuer is found by the claims' `iss`.
+    package var issuerID: String?
+    package var claims: [String: ClaimValue]
+    package var operation: MCPOperation
+    package var expected: Expectation
+
+    /// What the case asserts; unset parts are not checked.
+    package struct Expectation: Sendable {
+        package var decision: Decision.Effect
+        package var status: Int?
+        package var reason: Decision.Reason?
+        /// `.some(nil)` asserts that no rule decided.
+        package var rule: String??
+        package var requiredScopes: [String]?
+    }
+}
+
+extension YAMLNodeReader {
+    /// A policy test file: `cases:`, a list of cases.
+    mutating func policyTestCases(_ root: Node) -> [PolicyTestCase] {
+        guard let fields = fields(root, what: "a policy test file", allowed: PolicyKeys.testFile, required: PolicyKeys.testFile),
+            let node = fields["cases"], let list = sequence(node, what: "cases")
+        else { return [] }
+        return list.compactMap { testCase($0) }
+    }
+
+    private mutating func testCase(_ node: Node) -> PolicyTestCase? {
+        guard let fields = fields(node, what: "a test case", allowed: PolicyKeys.testCase, required: PolicyKeys.testCaseRequired),
+            let name = fields["name"].flatMap({ string($0, what: "case name") }),
+            let server = fields["server"].flatMap({ string($0, what: "server") }),
+            let claimsNode = fields["claims"],
+            case let .object(claims)? = claimValue(claimsNode, what: "claims", allowObjects: true),
+            let requestNode = fields["request"],
+            let request = self.fields(requestNode, what: "request", allowed: PolicyKeys.testRequest, required: ["method"]),
+            let method = request["method"].flatMap({ string($0, what: "method") }),
+            let expectNode = fields["expect"],
+            let expected = expectation(expectNode)
+        else { return nil }
+        let issuer = fields["issuer"].flatMap { string($0, what: "issuer") }
+        let targetName = request["name"].flatMap { string($0, what: "name") }
+        if targetName != nil, MCPMethod.targetKind(of: method.value) == nil, let node = request["name"] {
+            error("method '\(method.value)' does not name a tool, prompt or resource, so 'name' would be ignored", at: node)
+        }
+        return PolicyTestCase(
+            name: name.value, location: fields.location, serverID: server.value, issuerID: issuer?.value, claims: claims,
+            operation: MCPOperation(method: method.value, name: targetName?.value), expected: expected
+        )
+    }
+
+    private mutating func expectation(_ node: Node) -> PolicyTestCase.Expectation? {
+        guard let fields = fields(node, what: "expect", allowed: PolicyKeys.testExpect, required: ["decision"]),
+            let decisionNode = fields["decision"], let decisionText = string(decisionNode, what: "decision")
+        else { return nil }
+        guard let decision = Decision.Effect(rawValue: decisionText.value) else {
+            error("decision must be allow or deny, found '\(decisionText.value)'", at: decisionNode)
+            return nil
+        }
+        var expectation = PolicyTestCase.Expectation(decision: decision)
+        if let node = fields["status"] { expectation.status = int(node, what: "status", range: 100...599) }
+        if let node = fields["reason"], let text = string(node, what: "reason") {
+            expectation.reason = Decision.Reason(rawValue: text.value)
+            if expectation.reason == nil {
+                let codes = Decision.Reason.allCases.map(\.rawValue)
+                error("unknown reason '\(text.value)'\(Suggestion.hint(for: text.value, in: codes)); reasons: \(codes.joined(separator: ", "))", at: node)
+            }
+        }
+        if let node = fields["rule"] {
+            expectation.rule = node.resolvedTagName == .null ? .some(nil) : string(node, what: "rule").map { .some($0.value) }
+        }
+        if let node = fields["required_scopes"] {
+            expectation.requiredScopes = stringList(node, what: "required_scopes", allowEmpty: true)?.map(\.value).sorted()
+        }
+        return expectation
+    }
+}
+
+extension PolicyTestCase.Expectation {
+    init(decision: Decision.Effect) {
+        self.init(decision: decision, status: nil, reason: nil, rule: nil, requiredScopes: nil)
+    }
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The policy CLI as a user meets it: exit codes and messages on good and bad input.
+# Usage: cli-checks.sh PATH/TO/mcp-authz
+set -uo pipefail
+bin=$1
+here=$(cd "$(dirname "$0")/.." && pwd)
+fixtures=$here/Tests/cli
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+
+# expect NAME WANT_EXIT PATTERN -- COMMAND...: the command exits WANT_EXIT and its output
+# (stdout and stderr) matches the extended regular expression PATTERN.
+expect() {
+    local name=$1 want=$2 pattern=$3
+    shift 4
+    local out rc
+    out=$("$@" 2>&1)
+    rc=$?
+    if [[ $rc -eq $want ]] && grep -Eq -- "$pattern" <<<"$out"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        printf 'FAIL %s: exit %s (want %s), output:\n%s\n' "$name" "$rc" "$want" "$out"
+    fi
+}
+
+expect "valid policy folder" 0 '^policies: valid: 4 files, 3 issuers, 4 servers' -- \
+    bash -c "cd '$here' && '$bin' validate policies"
+expect "every problem of a bad policy at once" 1 'bad.yaml:4:5: unknown key .algoritms. in an issuer \(did you mean .algorithms.\?\)' -- \
+    "$bin" validate "$fixtures/bad/bad.yaml"
+expect "the bad policy's second problem is reported too" 1 "bad.yaml:14:26: rule 'r' names issuer 'idq', which is not defined \(did you mean 'idp'\?\)" -- \
+    "$bin" validate "$fixtures/bad/bad.yaml"
+expect "a policy test that fails shows a diff" 1 'decision: expected allow, got deny' -- \
+    "$bin" test "$fixtures/failing"
+expect "the failing run ends with its count" 1 '^1 passed, 1 failed$' -- \
+    "$bin" test "$fixtures/failing"
+expect "a folder without test cases fails" 1 'no policy test cases found' -- \
+    "$bin" test "$fixtures/claims" --policies "$fixtures/failing/policy.yaml"
+expect "explain names the deciding rule" 0 'decision: deny \(403 denied_by_rule, rule "no deletes outside the admins group"\)' -- \
+    "$bin" explain "$here/policies" --server todos --method tools/call --name delete_todo --claims "$fixtures/claims/bob.json"
+expect "explain shows each rule considered" 0 '3\. allow "todo writes" .*applies via .delete_\*.; condition holds -> MATCH' -- \
+    "$bin" explain "$here/policies" --server todos --method tools/call --name delete_todo --claims "$fixtures/claims/bob.json"
+
+head -c 3000000 /dev/urandom >"$work/binary.yaml"
+expect "binary file" 1 'binary.yaml:1:1: file is (binary|not valid UTF-8)' -- "$bin" validate "$work/binary.yaml"
+python3 -c "print('version: 1\nservers: ' + '[' * 100000 + ']' * 100000)" >"$work/deep.yaml"
+expect "deeply nested file" 1 'deep.yaml:2:[0-9]+: YAML nesting is deeper than the limit of 64 levels' -- "$bin" validate "$work/deep.yaml"
+python3 -c "print('version: 1\n# ' + 'x' * 2000)" >"$work/big.yaml"
+expect "file over the size cap" 1 'big.yaml:1:1: file is larger than the limit of 1000 bytes' -- \
+    "$bin" validate --max-policy-bytes 1000 "$work/big.yaml"
+printf 'version: 1\nservers: [ {id: x\n' >"$work/malformed.yaml"
+expect "malformed YAML" 1 'malformed.yaml:3:1: invalid YAML' -- "$bin" validate "$work/malformed.yaml"
+expect "missing path" 1 'no such file or folder' -- "$bin" validate "$work/nothing-here"
+expect "schema rejects what the loader rejects" 1 'Additional properties are not allowed' -- \
+    python3 "$here/scripts/check-schema.py" "$here/policies/schema.json" "$fixtures/bad/bad.yaml"
+
+echo "cli: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
