@@ -2,7 +2,8 @@
 ///
 /// The longest matching path prefix wins, and a server naming the host beats one that matches
 /// any host. Prefixes match on path-segment boundaries: `/mcp` covers `/mcp` and `/mcp/x`,
-/// never `/mcpx`. Validation guarantees no two servers share a host and prefix.
+/// never `/mcpx`; a trailing `/` in a prefix is ignored. Validation guarantees no two servers
+/// share a host and prefix.
 package struct ServerRouter: Sendable {
     private struct Route: Sendable {
         var serverID: String
@@ -41,10 +42,11 @@ package struct ServerRouter: Sendable {
         return nil
     }
 
+    /// `prefix` is normalized: no trailing `/` unless it is `/` itself.
     static func path(_ path: String, isUnder prefix: String) -> Bool {
         if prefix == "/" { return true }
         guard path.hasPrefix(prefix) else { return false }
-        if prefix.hasSuffix("/") || path.utf8.count == prefix.utf8.count { return true }
+        if path.utf8.count == prefix.utf8.count { return true }
         return path.utf8[path.utf8.index(path.utf8.startIndex, offsetBy: prefix.utf8.count)] == UInt8(ascii: "/")
     }
 

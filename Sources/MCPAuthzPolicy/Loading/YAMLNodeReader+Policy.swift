@@ -265,7 +265,8 @@ extension YAMLNodeReader {
         let what = depth == 0 ? "when" : "not"
         guard let fields = fields(node, what: what, allowed: PolicyKeys.condition) else { return nil }
         if fields.entries.isEmpty {
-            error("\(what) is empty; remove it, or list conditions", at: node)
+            // A mapping holding only unknown keys was reported already.
+            if node.mapping?.isEmpty == true { error("\(what) is empty; remove it, or list conditions", at: node) }
             return nil
         }
         var condition = Condition(location: fields.location)
@@ -336,7 +337,7 @@ extension YAMLNodeReader {
         let what = effect.rawValue
         guard let fields = fields(node, what: what, allowed: PolicyKeys.targets) else { return nil }
         if fields.entries.isEmpty {
-            error("\(what) names nothing; list methods, tools, prompts or resources", at: node)
+            if node.mapping?.isEmpty == true { error("\(what) names nothing; list methods, tools, prompts or resources", at: node) }
             return nil
         }
         var targets = Targets(location: fields.location)

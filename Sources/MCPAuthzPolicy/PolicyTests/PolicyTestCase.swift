@@ -59,11 +59,11 @@ extension YAMLNodeReader {
         guard let fields = fields(node, what: "expect", allowed: PolicyKeys.testExpect, required: ["decision"]),
             let decisionNode = fields["decision"], let decisionText = string(decisionNode, what: "decision")
         else { return nil }
-        guard let decision = Decision.Effect(rawValue: decisionText.value) else {
+        let decision = Decision.Effect(rawValue: decisionText.value)
+        if decision == nil {
             error("decision must be allow or deny, found '\(decisionText.value)'", at: decisionNode)
-            return nil
         }
-        var expectation = PolicyTestCase.Expectation(decision: decision)
+        var expectation = PolicyTestCase.Expectation(decision: decision ?? .deny)
         if let node = fields["status"] { expectation.status = int(node, what: "status", range: 100...599) }
         if let node = fields["reason"], let text = string(node, what: "reason") {
             expectation.reason = Decision.Reason(rawValue: text.value)
@@ -78,7 +78,7 @@ extension YAMLNodeReader {
         if let node = fields["required_scopes"] {
             expectation.requiredScopes = stringList(node, what: "required_scopes", allowEmpty: true)?.map(\.value).sorted()
         }
-        return expectation
+        return decision == nil ? nil : expectation
     }
 }
 

@@ -1,0 +1,55 @@
+import Testing
+
+@testable import MCPAuthzPolicy
+
+@Suite struct ServerRouterTests {
+    let router: ServerRouter
+
+    init() throws {
+        func server(_ id: String, _ match: String) -> String {
+            """
+              - id: \(id)
+                match: \(match)
+                resource: https://x.example.com/\(id)
+                issuers: [idp]
+                rules:
+                  - name: r
+                    allow: { methods: [ping] }
+
+            """
+        }
+        let yaml = """
+            version: 1
+            issuers:
+              - id: idp
+                issuer: https://idp.example.com/
+            servers:
+
+            """
+            + server("docs", "{ host: mcp.example.com, path_prefix: /docs }")
+            + server("docs-v2", "{ host: mcp.example.com, path_prefix: /docs/v2/ }")
+            + server("any-host-docs", "{ path_prefix: /docs }")
+            + server("ported", "{ host: \"mcp.example.com:8443\", path_prefix: /p }")
+            + server("catch-all", "{ host: other.example.com }")
+        router = try compile(yaml).router
+    }
+
+    @Test(arguments: [
+        ("mcp.example.com", "/docs", "docs"),
+        ("MCP.Example.com", "/docs/", "docs"),
+        ("mcp.example.com:443", "/docs/page?x=1", "docs"),
+        ("mcp.example.com", "/docs/v2/mcp", "docs-v2"),
+        ("mcp.example.com", "/docs/v2", "docs-v2"),
+        ("mcp.example.com", "/docsx", nil),
+        ("elsewhere.example.com", "/docs/a", "any-host-docs"),
+        (nil, "/docs", "any-host-docs"),
+        ("mcp.example.com:8443", "/p/mcp", "ported"),
+        ("mcp.example.com", "/p/mcp", nil),
+        ("other.example.com", "/anything", "catch-all"),
+        ("other.example.com:80", "/", "catch-all"),
+        ("mcp.example.com", "/", nil),
+    ] as [(String?, String, String?)])
+    func routes(host: String?, path: String, server: String?) {
+        #expect(router.serverID(host: host, path: path) == server)
+    }
+}
