@@ -9,10 +9,10 @@ import Testing
         try compile(
             policy(
                 rules: """
-                      - name: guarded
-                        when: \(condition)
-                        allow: { tools: [t] }
-                """,
+                          - name: guarded
+                            when: \(condition)
+                            allow: { tools: [t] }
+                    """,
                 issuerExtra: "\n  - id: other\n    issuer: https://other.example.com/",
             ).replacingOccurrences(of: "issuers: [idp]", with: "issuers: [idp, other]")
         )
@@ -116,10 +116,10 @@ import Testing
         let s = try compile(
             policy(
                 rules: """
-                      - name: by email
-                        when: { emails: [a@example.com] }
-                        allow: { tools: [t] }
-                """, issuerExtra: "\n    require_email_verified: true"
+                          - name: by email
+                            when: { emails: [a@example.com] }
+                            allow: { tools: [t] }
+                    """, issuerExtra: "\n    require_email_verified: true"
             )
         )
         let issuer = try #require(s.issuers["idp"])

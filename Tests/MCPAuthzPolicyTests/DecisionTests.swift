@@ -8,9 +8,9 @@ import Testing
         let s = try compile(
             policy(
                 rules: """
-                      - name: only ping
-                        allow: { methods: [ping] }
-                """
+                          - name: only ping
+                            allow: { methods: [ping] }
+                    """
             )
         )
         let decision = s.decide(.caller(), "tools/call", "anything")
@@ -22,13 +22,13 @@ import Testing
         let s = try compile(
             policy(
                 rules: """
-                      - name: all tools
-                        allow: { methods: ["tools/*"] }
-                      - name: this tool
-                        allow: { tools: [drop_table] }
-                      - name: never drop
-                        deny: { tools: ["drop_*"] }
-                """
+                          - name: all tools
+                            allow: { methods: ["tools/*"] }
+                          - name: this tool
+                            allow: { tools: [drop_table] }
+                          - name: never drop
+                            deny: { tools: ["drop_*"] }
+                    """
             )
         )
         let decision = s.decide(.caller(), "tools/call", "drop_table")
@@ -40,12 +40,12 @@ import Testing
         let s = try compile(
             policy(
                 rules: """
-                      - name: first
-                        when: { scopes: [a] }
-                        allow: { tools: [t] }
-                      - name: second
-                        allow: { tools: ["*"] }
-                """
+                          - name: first
+                            when: { scopes: [a] }
+                            allow: { tools: [t] }
+                          - name: second
+                            allow: { tools: ["*"] }
+                    """
             )
         )
         #expect(s.decide(.caller(scopes: ["a"]), "tools/call", "t").rule == "first")
@@ -56,12 +56,12 @@ import Testing
         let s = try compile(
             policy(
                 rules: """
-                      - name: tools
-                        allow: { tools: ["*"] }
-                      - name: no deletes outside admins
-                        when: { not: { groups: [admins] } }
-                        deny: { tools: ["delete_*"] }
-                """
+                          - name: tools
+                            allow: { tools: ["*"] }
+                          - name: no deletes outside admins
+                            when: { not: { groups: [admins] } }
+                            deny: { tools: ["delete_*"] }
+                    """
             )
         )
         #expect(s.decide(.caller(groups: ["admins"]), "tools/call", "delete_x").isAllowed)
@@ -72,9 +72,9 @@ import Testing
         let s = try compile(
             policy(
                 rules: """
-                      - name: read all resources
-                        allow: { methods: [resources/read] }
-                """
+                          - name: read all resources
+                            allow: { methods: [resources/read] }
+                    """
             )
         )
         #expect(s.decide(.caller(), "resources/read", "file:///anything").isAllowed)
@@ -85,9 +85,9 @@ import Testing
         let s = try compile(
             policy(
                 rules: """
-                      - name: one tool
-                        allow: { tools: [t] }
-                """
+                          - name: one tool
+                            allow: { tools: [t] }
+                    """
             )
         )
         #expect(s.decide(.caller(), "tools/call", "t").isAllowed)
@@ -100,9 +100,9 @@ import Testing
         let s = try compile(
             policy(
                 rules: """
-                      - name: prompts and docs
-                        allow: { prompts: ["summarize*"], resources: ["docs://public/*"] }
-                """
+                          - name: prompts and docs
+                            allow: { prompts: ["summarize*"], resources: ["docs://public/*"] }
+                    """
             )
         )
         #expect(s.decide(.caller(), "prompts/get", "summarize_thread").isAllowed)
@@ -116,9 +116,9 @@ import Testing
         let s = try compile(
             policy(
                 rules: """
-                      - name: one prompt
-                        allow: { prompts: [greet] }
-                """
+                          - name: one prompt
+                            allow: { prompts: [greet] }
+                    """
             )
         )
         let allowed = MCPOperation(method: "completion/complete", target: .init(kind: .prompt, name: "greet"))
@@ -131,9 +131,9 @@ import Testing
         let s = try compile(
             policy(
                 rules: """
-                      - name: everything
-                        allow: { methods: ["*"] }
-                """, issuerExtra: "\n  - id: other\n    issuer: https://other.example.com/"
+                          - name: everything
+                            allow: { methods: ["*"] }
+                    """, issuerExtra: "\n  - id: other\n    issuer: https://other.example.com/"
             )
         )
         #expect(s.decide(.caller(issuer: "other"), "ping") == Decision(effect: .deny, status: 401, reason: .issuerNotAccepted))
@@ -143,9 +143,9 @@ import Testing
         let s = try compile(
             policy(
                 rules: """
-                      - name: everything
-                        allow: { methods: ["*"] }
-                """
+                          - name: everything
+                            allow: { methods: ["*"] }
+                    """
             )
         )
         #expect(s.decide(.caller(), "ping", server: "nope").reason == .unknownServer)
@@ -155,13 +155,13 @@ import Testing
         let s = try compile(
             policy(
                 rules: """
-                      - name: needs two
-                        when: { scopes: [a, b] }
-                        allow: { tools: [t] }
-                      - name: needs one
-                        when: { any_scopes: [c, d] }
-                        allow: { tools: [t] }
-                """
+                          - name: needs two
+                            when: { scopes: [a, b] }
+                            allow: { tools: [t] }
+                          - name: needs one
+                            when: { any_scopes: [c, d] }
+                            allow: { tools: [t] }
+                    """
             )
         )
         let decision = s.decide(.caller(scopes: ["a"]), "tools/call", "t")
@@ -174,13 +174,13 @@ import Testing
         let s = try compile(
             policy(
                 rules: """
-                      - name: writers
-                        when: { scopes: [write] }
-                        allow: { tools: [t] }
-                      - name: contractors never
-                        when: { groups: [contractors] }
-                        deny: { tools: [t] }
-                """
+                          - name: writers
+                            when: { scopes: [write] }
+                            allow: { tools: [t] }
+                          - name: contractors never
+                            when: { groups: [contractors] }
+                            deny: { tools: [t] }
+                    """
             )
         )
         #expect(s.decide(.caller(groups: ["contractors"]), "tools/call", "t").reason == .deniedByRule)
@@ -192,10 +192,10 @@ import Testing
         let s = try compile(
             policy(
                 rules: """
-                      - name: admins with write
-                        when: { scopes: [write], groups: [admins] }
-                        allow: { tools: [t] }
-                """
+                          - name: admins with write
+                            when: { scopes: [write], groups: [admins] }
+                            allow: { tools: [t] }
+                    """
             )
         )
         #expect(s.decide(.caller(groups: ["staff"]), "tools/call", "t").requiredScopes == [])

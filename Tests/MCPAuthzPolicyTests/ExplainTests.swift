@@ -9,15 +9,15 @@ import Testing
         snapshot = try compile(
             policy(
                 rules: """
-                      - name: basics
-                        allow: { methods: [ping] }
-                      - name: billing
-                        when: { scopes: [read:billing] }
-                        allow: { tools: [get_billing] }
-                      - name: staff billing
-                        when: { email_domains: [example.com], claims: { tier: gold } }
-                        allow: { tools: ["get_*"] }
-                """
+                          - name: basics
+                            allow: { methods: [ping] }
+                          - name: billing
+                            when: { scopes: [read:billing] }
+                            allow: { tools: [get_billing] }
+                          - name: staff billing
+                            when: { email_domains: [example.com], claims: { tier: gold } }
+                            allow: { tools: ["get_*"] }
+                    """
             )
         )
     }
@@ -64,7 +64,8 @@ import Testing
             .caller(email: "a@other.com", claims: ["tier": .string("gold")]),
         ]
         for identity in identities {
-            for (method, name) in [("ping", nil), ("tools/call", "get_billing"), ("tools/call", "get_x"), ("tools/list", nil)] as [(String, String?)] {
+            for (method, name) in [("ping", nil), ("tools/call", "get_billing"), ("tools/call", "get_x"), ("tools/list", nil)] as [(String, String?)]
+            {
                 let explanation = explain(identity, method, name)
                 let firstMatch = explanation.traces.first { $0.matched && $0.effect == .deny } ?? explanation.traces.first { $0.matched }
                 #expect(explanation.decision.rule == firstMatch?.name)

@@ -36,15 +36,16 @@ import Testing
         #expect(!pattern.matches(String(repeating: "a", count: 5_000)))
     }
 
-    @Test(arguments: [
-        ("", nil),
-        (" tool", "starts or ends with white space, which no name has"),
-        ("tool ", "starts or ends with white space, which no name has"),
-        ("a**b", "'**' is the same as '*'; write a single '*'"),
-        (#"tool\"#, #"ends with a lone '\'"#),
-        ("to\u{7}ol", "contains control characters"),
-        ("get_*", nil),
-    ] as [(String, String?)])
+    @Test(
+        arguments: [
+            ("", nil),
+            (" tool", "starts or ends with white space, which no name has"),
+            ("tool ", "starts or ends with white space, which no name has"),
+            ("a**b", "'**' is the same as '*'; write a single '*'"),
+            (#"tool\"#, #"ends with a lone '\'"#),
+            ("to\u{7}ol", "contains control characters"),
+            ("get_*", nil),
+        ] as [(String, String?)])
     func problems(pattern: String, problem: String?) {
         #expect(Glob.problem(in: pattern) == problem)
     }

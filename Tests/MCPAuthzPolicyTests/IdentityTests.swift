@@ -8,9 +8,9 @@ import Testing
         let s = try compile(
             policy(
                 rules: """
-                      - name: any
-                        allow: { methods: [ping] }
-                """, issuerExtra: extra
+                          - name: any
+                            allow: { methods: [ping] }
+                    """, issuerExtra: extra
             )
         )
         return try #require(s.issuers["idp"])

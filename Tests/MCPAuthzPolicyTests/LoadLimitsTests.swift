@@ -14,7 +14,10 @@ import Testing
 
     @Test func aFileOverTheSizeLimitIsRefusedBeforeParsing() throws {
         let yaml = "version: 1\n" + String(repeating: "# padding\n", count: 200)
-        #expect(try MCPAuthzPolicyTests.errors(yaml, limits: PolicyLoadLimits(maxFileBytes: 1_000)) == ["policy.yaml:1:1: file is larger than the limit of 1000 bytes"])
+        #expect(
+            try MCPAuthzPolicyTests.errors(yaml, limits: PolicyLoadLimits(maxFileBytes: 1_000)) == [
+                "policy.yaml:1:1: file is larger than the limit of 1000 bytes"
+            ])
     }
 
     @Test func aBinaryFileIsRefused() throws {
@@ -63,9 +66,9 @@ import Testing
         let snapshot = try compile(
             policy(
                 rules: """
-                      - name: globs   # a comment with *stars and &amps
-                        allow: { tools: ["*", 'delete_*', get_*] }
-                """
+                          - name: globs   # a comment with *stars and &amps
+                            allow: { tools: ["*", 'delete_*', get_*] }
+                    """
             )
         )
         #expect(snapshot.decide(.caller(), "tools/call", "anything").isAllowed)
@@ -78,7 +81,10 @@ import Testing
     }
 
     @Test func malformedYAMLIsReportedAtItsPosition() throws {
-        #expect(try MCPAuthzPolicyTests.errors("version: 1\nservers: [ {id: x\n") == ["policy.yaml:3:1: invalid YAML: did not find expected ',' or '}' while parsing a flow mapping"])
+        #expect(
+            try MCPAuthzPolicyTests.errors("version: 1\nservers: [ {id: x\n") == [
+                "policy.yaml:3:1: invalid YAML: did not find expected ',' or '}' while parsing a flow mapping"
+            ])
     }
 
     @Test func aDuplicatedKeyIsReported() throws {

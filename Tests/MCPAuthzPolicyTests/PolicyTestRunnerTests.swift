@@ -7,10 +7,10 @@ import Testing
 @Suite struct PolicyTestRunnerTests {
     let policyYAML = policy(
         rules: """
-              - name: readers
-                when: { scopes: [read] }
-                allow: { tools: [get] }
-        """
+                  - name: readers
+                    when: { scopes: [read] }
+                    allow: { tools: [get] }
+            """
     )
 
     func run(_ tests: String) throws -> PolicyTestRunner.Report {
@@ -88,10 +88,11 @@ import Testing
                 expect: { decision: deny }
             """
         )
-        #expect(report.failures.map(\.differences) == [
-            ["server: no server 'svr' in the policy (did you mean 'srv'?)"],
-            ["claims: iss 'https://evil.example.com/' matches no issuer of the policy; set claims.iss or issuer"],
-        ])
+        #expect(
+            report.failures.map(\.differences) == [
+                ["server: no server 'svr' in the policy (did you mean 'srv'?)"],
+                ["claims: iss 'https://evil.example.com/' matches no issuer of the policy; set claims.iss or issuer"],
+            ])
     }
 
     @Test func invalidTestFilesAreReportedAtTheirPosition() throws {

@@ -20,15 +20,16 @@ import Testing
         return try #require(defs[name] as? [String: Any], "schema has no $defs/\(name)")
     }
 
-    @Test(arguments: [
-        (nil, PolicyKeys.document, PolicyKeys.documentRequired),
-        ("issuer", PolicyKeys.issuer, PolicyKeys.issuerRequired),
-        ("server", PolicyKeys.server, PolicyKeys.serverRequired),
-        ("match", PolicyKeys.match, []),
-        ("rule", PolicyKeys.rule, PolicyKeys.ruleRequired),
-        ("condition", PolicyKeys.condition, []),
-        ("targets", PolicyKeys.targets, []),
-    ] as [(String?, [String], [String])])
+    @Test(
+        arguments: [
+            (nil, PolicyKeys.document, PolicyKeys.documentRequired),
+            ("issuer", PolicyKeys.issuer, PolicyKeys.issuerRequired),
+            ("server", PolicyKeys.server, PolicyKeys.serverRequired),
+            ("match", PolicyKeys.match, []),
+            ("rule", PolicyKeys.rule, PolicyKeys.ruleRequired),
+            ("condition", PolicyKeys.condition, []),
+            ("targets", PolicyKeys.targets, []),
+        ] as [(String?, [String], [String])])
     func schemaKeysAreTheLoaderKeys(definition: String?, keys: [String], required: [String]) throws {
         let object = try object(definition)
         let properties = try #require(object["properties"] as? [String: Any])

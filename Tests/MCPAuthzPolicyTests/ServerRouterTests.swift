@@ -34,21 +34,22 @@ import Testing
         router = try compile(yaml).router
     }
 
-    @Test(arguments: [
-        ("mcp.example.com", "/docs", "docs"),
-        ("MCP.Example.com", "/docs/", "docs"),
-        ("mcp.example.com:443", "/docs/page?x=1", "docs"),
-        ("mcp.example.com", "/docs/v2/mcp", "docs-v2"),
-        ("mcp.example.com", "/docs/v2", "docs-v2"),
-        ("mcp.example.com", "/docsx", nil),
-        ("elsewhere.example.com", "/docs/a", "any-host-docs"),
-        (nil, "/docs", "any-host-docs"),
-        ("mcp.example.com:8443", "/p/mcp", "ported"),
-        ("mcp.example.com", "/p/mcp", nil),
-        ("other.example.com", "/anything", "catch-all"),
-        ("other.example.com:80", "/", "catch-all"),
-        ("mcp.example.com", "/", nil),
-    ] as [(String?, String, String?)])
+    @Test(
+        arguments: [
+            ("mcp.example.com", "/docs", "docs"),
+            ("MCP.Example.com", "/docs/", "docs"),
+            ("mcp.example.com:443", "/docs/page?x=1", "docs"),
+            ("mcp.example.com", "/docs/v2/mcp", "docs-v2"),
+            ("mcp.example.com", "/docs/v2", "docs-v2"),
+            ("mcp.example.com", "/docsx", nil),
+            ("elsewhere.example.com", "/docs/a", "any-host-docs"),
+            (nil, "/docs", "any-host-docs"),
+            ("mcp.example.com:8443", "/p/mcp", "ported"),
+            ("mcp.example.com", "/p/mcp", nil),
+            ("other.example.com", "/anything", "catch-all"),
+            ("other.example.com:80", "/", "catch-all"),
+            ("mcp.example.com", "/", nil),
+        ] as [(String?, String, String?)])
     func routes(host: String?, path: String, server: String?) {
         #expect(router.serverID(host: host, path: path) == server)
     }

@@ -10,10 +10,10 @@ import Testing
         let problems = try errors(
             policy(
                 rules: """
-                      - name: r
-                        wehn: { scopes: [a] }
-                        allow: { tools: [t] }
-                """
+                          - name: r
+                            wehn: { scopes: [a] }
+                            allow: { tools: [t] }
+                    """
             )
         )
         #expect(problems == ["policy.yaml:12:9: unknown key 'wehn' in a rule (did you mean 'when'?)"])
@@ -23,10 +23,10 @@ import Testing
         let problems = try errors(
             policy(
                 rules: """
-                      - name: r
-                        when: { scopes: read }
-                        allow: { tools: [t] }
-                """
+                          - name: r
+                            when: { scopes: read }
+                            allow: { tools: [t] }
+                    """
             )
         )
         #expect(problems == ["policy.yaml:12:25: scopes must be a list, found the string 'read'"])
@@ -36,9 +36,9 @@ import Testing
         let problems = try errors(
             policy(
                 rules: """
-                      - name: r
-                        allow: { tools: [] }
-                """
+                          - name: r
+                            allow: { tools: [] }
+                    """
             )
         )
         #expect(problems == ["policy.yaml:12:25: tools is an empty list, which matches nothing; remove it or list values"])
@@ -48,9 +48,9 @@ import Testing
         let problems = try errors(
             policy(
                 rules: """
-                      - name: r
-                        allow: {}
-                """
+                          - name: r
+                            allow: {}
+                    """
             )
         )
         #expect(problems == ["policy.yaml:12:16: allow names nothing; list methods, tools, prompts or resources"])
@@ -60,12 +60,12 @@ import Testing
         let problems = try errors(
             policy(
                 rules: """
-                      - name: both
-                        allow: { tools: [t] }
-                        deny: { tools: [t] }
-                      - name: neither
-                        when: { scopes: [a] }
-                """
+                          - name: both
+                            allow: { tools: [t] }
+                            deny: { tools: [t] }
+                          - name: neither
+                            when: { scopes: [a] }
+                    """
             )
         )
         #expect(
@@ -80,11 +80,11 @@ import Testing
         let problems = try errors(
             policy(
                 rules: """
-                      - name: same
-                        allow: { tools: [a] }
-                      - name: same
-                        allow: { tools: [b] }
-                """
+                          - name: same
+                            allow: { tools: [a] }
+                          - name: same
+                            allow: { tools: [b] }
+                    """
             )
         )
         #expect(problems == ["policy.yaml:13:15: rule name 'same' is already used in server 'srv' at policy.yaml:11:15"])
@@ -94,9 +94,9 @@ import Testing
         let problems = try errors(
             policy(
                 rules: """
-                      - name: r
-                        allow: { tools: ["a**", "ok", "b "] }
-                """
+                          - name: r
+                            allow: { tools: ["a**", "ok", "b "] }
+                    """
             )
         )
         #expect(
@@ -110,10 +110,10 @@ import Testing
     @Test func anUndefinedIssuerIsReportedWhereItIsNamed() throws {
         let yaml = policy(
             rules: """
-                  - name: r
-                    when: { issuers: [ipd] }
-                    allow: { tools: [t] }
-            """
+                      - name: r
+                        when: { issuers: [ipd] }
+                        allow: { tools: [t] }
+                """
         ).replacingOccurrences(of: "issuers: [idp]", with: "issuers: [idp, auth0]")
         let problems = try errors(yaml)
         #expect(
@@ -186,10 +186,10 @@ import Testing
         let problems = try errors(
             policy(
                 rules: """
-                      - name: r
-                        when: \(condition)
-                        allow: { tools: [t] }
-                """
+                          - name: r
+                            when: \(condition)
+                            allow: { tools: [t] }
+                    """
             )
         )
         #expect(problems == ["policy.yaml:12:15: rule 'r' can never match: \(reason)"])
@@ -199,10 +199,10 @@ import Testing
         let snapshot = try compile(
             policy(
                 rules: """
-                      - name: r
-                        when: { groups: [staff, admins], not: { groups: [admins], scopes: [x] } }
-                        allow: { tools: [t] }
-                """
+                          - name: r
+                            when: { groups: [staff, admins], not: { groups: [admins], scopes: [x] } }
+                            allow: { tools: [t] }
+                    """
             )
         )
         #expect(snapshot.decide(.caller(groups: ["admins"]), "tools/call", "t").isAllowed)
@@ -211,10 +211,10 @@ import Testing
     @Test func aRuleForAnIssuerTheServerDoesNotAcceptCanNeverMatch() throws {
         let yaml = policy(
             rules: """
-                  - name: r
-                    when: { issuers: [other] }
-                    allow: { tools: [t] }
-            """, issuerExtra: "\n  - id: other\n    issuer: https://other.example.com/"
+                      - name: r
+                        when: { issuers: [other] }
+                        allow: { tools: [t] }
+                """, issuerExtra: "\n  - id: other\n    issuer: https://other.example.com/"
         )
         #expect(try errors(yaml) == ["policy.yaml:14:27: rule 'r' can never match: server 'srv' does not accept tokens from issuer 'other'"])
     }
@@ -275,14 +275,14 @@ import Testing
         let problems = try errors(
             policy(
                 rules: """
-                      - name: r1
-                        when: { scope: [a] }
-                        allow: { tools: [t] }
-                      - name: r2
-                        allow: { tool: [t] }
-                      - name: r3
-                        deny: { methods: ["x**"] }
-                """
+                          - name: r1
+                            when: { scope: [a] }
+                            allow: { tools: [t] }
+                          - name: r2
+                            allow: { tool: [t] }
+                          - name: r3
+                            deny: { methods: ["x**"] }
+                    """
             )
         )
         #expect(problems.count == 3)
@@ -293,9 +293,9 @@ import Testing
         let fixture = try PolicyFixture(
             policy(
                 rules: """
-                      - name: r
-                        allow: { methods: [tools/cal, "custom/*"] }
-                """
+                          - name: r
+                            allow: { methods: [tools/cal, "custom/*"] }
+                    """
             )
         )
         defer { fixture.remove() }

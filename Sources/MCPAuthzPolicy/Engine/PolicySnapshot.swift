@@ -21,7 +21,9 @@ package struct PolicySnapshot: Sendable {
     }
 
     /// Loads, validates and compiles the policy at a path.
-    package static func load(path: String, limits: PolicyLoadLimits = .default) throws(PolicyLoadError) -> (snapshot: PolicySnapshot, warnings: [PolicyDiagnostic]) {
+    package static func load(path: String, limits: PolicyLoadLimits = .default) throws(PolicyLoadError) -> (
+        snapshot: PolicySnapshot, warnings: [PolicyDiagnostic]
+    ) {
         let result = try PolicyLoader(limits: limits).load(path: path)
         return (PolicySnapshot(result.policy), result.warnings)
     }

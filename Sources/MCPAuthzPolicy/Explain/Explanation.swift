@@ -63,7 +63,9 @@ extension PolicySnapshot {
             return Explanation(input: input, decision: decision, traces: [], notes: notes)
         }
         if !server.acceptedIssuers.contains(input.identity.issuerID) {
-            notes.append("server '\(server.id)' accepts tokens from \(server.acceptedIssuers.sorted().joined(separator: ", ")), not from '\(input.identity.issuerID)'")
+            notes.append(
+                "server '\(server.id)' accepts tokens from \(server.acceptedIssuers.sorted().joined(separator: ", ")), not from '\(input.identity.issuerID)'"
+            )
             return Explanation(input: input, decision: decision, traces: [], notes: notes)
         }
         let traces = server.rules.enumerated().map { position, rule in

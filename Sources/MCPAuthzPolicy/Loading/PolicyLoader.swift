@@ -138,7 +138,8 @@ package struct PolicyLoader: Sendable {
             return PolicyDiagnostic("key \(keys) appears more than once in this mapping", at: at(context.mark))
         case let .reader(problem, offset, value, _):
             let position = offset.map { " at byte offset \($0)" } ?? ""
-            return PolicyDiagnostic("invalid YAML text: \(problem) (character \(value)\(position))", at: SourceLocation(file: file, line: 1, column: 1))
+            return PolicyDiagnostic(
+                "invalid YAML text: \(problem) (character \(value)\(position))", at: SourceLocation(file: file, line: 1, column: 1))
         default:
             return PolicyDiagnostic("invalid YAML", at: SourceLocation(file: file, line: 1, column: 1))
         }

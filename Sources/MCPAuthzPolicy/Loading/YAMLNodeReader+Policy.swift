@@ -92,7 +92,8 @@ extension YAMLNodeReader {
         if upper.hasPrefix("HS") {
             return "algorithm '\(algorithm)' is a shared-secret (HMAC) algorithm; mcp-authz verifies only public-key signatures"
         }
-        return "unsupported algorithm '\(algorithm)'\(Suggestion.hint(for: algorithm, in: IssuerConfig.supportedAlgorithms)); supported: \(IssuerConfig.supportedAlgorithms.joined(separator: ", "))"
+        return
+            "unsupported algorithm '\(algorithm)'\(Suggestion.hint(for: algorithm, in: IssuerConfig.supportedAlgorithms)); supported: \(IssuerConfig.supportedAlgorithms.joined(separator: ", "))"
     }
 
     static func isHeaderNameByte(_ byte: UInt8) -> Bool {
@@ -210,7 +211,9 @@ extension YAMLNodeReader {
         var match = ServerMatch(host: nil, pathPrefix: nil, location: fields.location)
         if let node = fields["host"], let host = string(node, what: "match host") {
             let normalized = host.value.lowercased()
-            if normalized.contains("/") || normalized.contains("*") || normalized.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value >= 0x7F }) {
+            if normalized.contains("/") || normalized.contains("*")
+                || normalized.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value >= 0x7F })
+            {
                 error("match host '\(host.value)' must be a plain host name, optionally with a port", at: host.location)
             } else {
                 match.host = Located(normalized, at: host.location)

@@ -80,7 +80,8 @@ struct YAMLPrescan {
                     if atNodeStart, i + 1 < line.count, line[i + 1] != " " {
                         return Finding(
                             line: lineNumber, column: i + 1,
-                            message: "anchors and aliases (&name, *name) are not supported in policy files; write the values out, or quote a value that starts with '\(c)'"
+                            message:
+                                "anchors and aliases (&name, *name) are not supported in policy files; write the values out, or quote a value that starts with '\(c)'"
                         )
                     }
                     atNodeStart = false

@@ -69,7 +69,9 @@ extension YAMLNodeReader {
             expectation.reason = Decision.Reason(rawValue: text.value)
             if expectation.reason == nil {
                 let codes = Decision.Reason.allCases.map(\.rawValue)
-                error("unknown reason '\(text.value)'\(Suggestion.hint(for: text.value, in: codes)); reasons: \(codes.joined(separator: ", "))", at: node)
+                error(
+                    "unknown reason '\(text.value)'\(Suggestion.hint(for: text.value, in: codes)); reasons: \(codes.joined(separator: ", "))",
+                    at: node)
             }
         }
         if let node = fields["rule"] {

@@ -17,7 +17,9 @@ enum PolicyValidator {
             }
             if !issuer.issuer.value.isEmpty {
                 if let first = issuersByURL[issuer.issuer.value] {
-                    error("issuer '\(issuer.issuer.value)' is already configured as '\(first.id.value)'; a token's iss must name one issuer", issuer.issuer.location)
+                    error(
+                        "issuer '\(issuer.issuer.value)' is already configured as '\(first.id.value)'; a token's iss must name one issuer",
+                        issuer.issuer.location)
                 } else {
                     issuersByURL[issuer.issuer.value] = issuer
                 }
@@ -53,7 +55,9 @@ enum PolicyValidator {
         }
         let accepted = Set(server.issuers.map(\.value))
         for reference in server.issuers where issuers[reference.value] == nil {
-            error("server '\(server.id.value)' names issuer '\(reference.value)', which is not defined\(Suggestion.hint(for: reference.value, in: issuers.keys))", reference.location)
+            error(
+                "server '\(server.id.value)' names issuer '\(reference.value)', which is not defined\(Suggestion.hint(for: reference.value, in: issuers.keys))",
+                reference.location)
         }
         var rulesByName: [String: Rule] = [:]
         let supported = Set(server.scopesSupported.map(\.value))
@@ -66,9 +70,13 @@ enum PolicyValidator {
             guard let condition = rule.condition else { continue }
             for reference in condition.issuers ?? [] {
                 if issuers[reference.value] == nil {
-                    error("rule '\(rule.name.value)' names issuer '\(reference.value)', which is not defined\(Suggestion.hint(for: reference.value, in: issuers.keys))", reference.location)
+                    error(
+                        "rule '\(rule.name.value)' names issuer '\(reference.value)', which is not defined\(Suggestion.hint(for: reference.value, in: issuers.keys))",
+                        reference.location)
                 } else if !accepted.contains(reference.value) {
-                    error("rule '\(rule.name.value)' can never match: server '\(server.id.value)' does not accept tokens from issuer '\(reference.value)'", reference.location)
+                    error(
+                        "rule '\(rule.name.value)' can never match: server '\(server.id.value)' does not accept tokens from issuer '\(reference.value)'",
+                        reference.location)
                 }
             }
             if let reason = UnreachableRule.reason(condition) {
