@@ -50,6 +50,14 @@ import Testing
         #expect(!s.decide(.caller(email: "bob@example.com.evil.test"), "tools/call", "t").isAllowed)
     }
 
+    @Test func unicodeLookAlikesDoNotFoldIntoAnAllowedDomain() throws {
+        let s = try snapshot(when: "{ email_domains: [known.com] }")
+        // U+212A KELVIN SIGN lower-cases to an ASCII "k" under full Unicode rules.
+        #expect(!s.decide(.caller(email: "eve@\u{212A}nown.com"), "tools/call", "t").isAllowed)
+        #expect(!s.decide(.caller(email: "eve@knоwn.com"), "tools/call", "t").isAllowed, "Cyrillic o")
+        #expect(s.decide(.caller(email: "eve@KNOWN.com"), "tools/call", "t").isAllowed)
+    }
+
     @Test func subjectsMatchAnyListedSubject() throws {
         let s = try snapshot(when: "{ subjects: [u1, u2] }")
         #expect(s.decide(.caller(subject: "u2"), "tools/call", "t").isAllowed)

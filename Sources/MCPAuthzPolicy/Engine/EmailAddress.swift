@@ -8,7 +8,7 @@ package enum EmailAddress {
         guard !local.isEmpty, !domain.isEmpty, !domain.contains("@"),
             !address.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F })
         else { return nil }
-        return local + "@" + domain.lowercased()
+        return local + "@" + domain.asciiLowercased()
     }
 
     /// The lower-cased domain of a normalized address.

@@ -29,7 +29,7 @@ package struct ServerRouter: Sendable {
 
     /// The server for a request, or nil when none matches.
     package func serverID(host: String?, path: String) -> String? {
-        let requestHost = host?.lowercased()
+        let requestHost = host?.asciiLowercased()
         let hostWithoutPort = requestHost.map(Self.strippingPort)
         let path = path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? path
         for route in routes {

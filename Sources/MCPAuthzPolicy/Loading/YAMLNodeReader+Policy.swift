@@ -210,7 +210,7 @@ extension YAMLNodeReader {
         guard let fields = fields(node, what: "match", allowed: PolicyKeys.match) else { return nil }
         var match = ServerMatch(host: nil, pathPrefix: nil, location: fields.location)
         if let node = fields["host"], let host = string(node, what: "match host") {
-            let normalized = host.value.lowercased()
+            let normalized = host.value.asciiLowercased()
             if normalized.contains("/") || normalized.contains("*")
                 || normalized.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value >= 0x7F })
             {
@@ -290,7 +290,7 @@ extension YAMLNodeReader {
         }
         if let list = fields["email_domains"].flatMap({ stringList($0, what: "email_domains") }) {
             condition.emailDomains = list.compactMap { entry in
-                let domain = entry.value.lowercased()
+                let domain = entry.value.asciiLowercased()
                 if domain.contains("@") || domain.hasPrefix(".") || domain.contains("*") || domain.contains(" ") {
                     error("email domain '\(entry.value)' must be a plain domain such as example.com", at: entry.location)
                     return nil
