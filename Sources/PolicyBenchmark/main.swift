@@ -104,12 +104,14 @@ func measure(_ snapshot: PolicySnapshot, _ inputs: [DecisionInput]) -> Measureme
     let clock = ContinuousClock()
     var perDecision: [Double] = []
     var allowed = 0
-    for _ in 0..<batches {
-        let start = clock.now
-        for i in 0..<decisionsPerBatch {
-            if snapshot.decide(inputs[i & 1023]).isAllowed { allowed += 1 }
+    inputs.withUnsafeBufferPointer { inputs in
+        for _ in 0..<batches {
+            let start = clock.now
+            for i in 0..<decisionsPerBatch {
+                if snapshot.decide(inputs[i & 1023]).isAllowed { allowed += 1 }
+            }
+            perDecision.append((clock.now - start) / .nanoseconds(1) / Double(decisionsPerBatch))
         }
-        perDecision.append((clock.now - start) / .nanoseconds(1) / Double(decisionsPerBatch))
     }
     perDecision.sort()
     return Measurement(medianNanoseconds: perDecision[perDecision.count / 2], allowed: allowed)

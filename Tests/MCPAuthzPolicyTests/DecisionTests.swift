@@ -188,6 +188,23 @@ import Testing
         #expect(other.requiredScopes == ["write"])
     }
 
+    @Test func noScopesAreNamedWhenAddingThemWouldTriggerADeny() throws {
+        let s = try compile(
+            policy(
+                rules: """
+                          - name: writers
+                            when: { scopes: [write] }
+                            allow: { tools: [t] }
+                          - name: interns may not write
+                            when: { scopes: [write], groups: [interns] }
+                            deny: { tools: [t] }
+                    """
+            )
+        )
+        #expect(s.decide(.caller(groups: ["interns"]), "tools/call", "t") == Decision(effect: .deny, status: 403, reason: .noMatchingRule))
+        #expect(s.decide(.caller(groups: ["staff"]), "tools/call", "t").requiredScopes == ["write"])
+    }
+
     @Test func noScopesAreNamedWhenTheRuleNeedsMoreThanScopes() throws {
         let s = try compile(
             policy(

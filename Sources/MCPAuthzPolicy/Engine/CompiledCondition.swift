@@ -14,14 +14,14 @@ package struct CompiledCondition: Sendable {
         case not
     }
 
-    var issuers: Set<String>?
-    var scopes: Set<String>?
-    var anyScopes: Set<String>?
-    var emails: Set<String>?
-    var emailDomains: Set<String>?
-    var subjects: Set<String>?
-    var clients: Set<String>?
-    var groups: Set<String>?
+    var issuers: NameSet?
+    var scopes: NameSet?
+    var anyScopes: NameSet?
+    var emails: NameSet?
+    var emailDomains: NameSet?
+    var subjects: NameSet?
+    var clients: NameSet?
+    var groups: NameSet?
     var claims: [(path: String, values: [ClaimValue])]
     /// Zero or one nested condition that must not hold.
     var negated: [CompiledCondition]
@@ -32,8 +32,8 @@ package struct CompiledCondition: Sendable {
     )
 
     init(
-        issuers: Set<String>?, scopes: Set<String>?, anyScopes: Set<String>?, emails: Set<String>?,
-        emailDomains: Set<String>?, subjects: Set<String>?, clients: Set<String>?, groups: Set<String>?,
+        issuers: NameSet?, scopes: NameSet?, anyScopes: NameSet?, emails: NameSet?,
+        emailDomains: NameSet?, subjects: NameSet?, clients: NameSet?, groups: NameSet?,
         claims: [(path: String, values: [ClaimValue])], negated: [CompiledCondition]
     ) {
         self.issuers = issuers
@@ -53,7 +53,7 @@ package struct CompiledCondition: Sendable {
             self = .always
             return
         }
-        func set(_ list: [Located<String>]?) -> Set<String>? { list.map { Set($0.map(\.value)) } }
+        func set(_ list: [Located<String>]?) -> NameSet? { list.map { NameSet($0.map(\.value)) } }
         self.init(
             issuers: set(condition.issuers), scopes: set(condition.scopes), anyScopes: set(condition.anyScopes),
             emails: set(condition.emails), emailDomains: set(condition.emailDomains), subjects: set(condition.subjects),
@@ -66,22 +66,23 @@ package struct CompiledCondition: Sendable {
     /// The first condition key that does not hold for the identity, or nil when all hold.
     /// Decisions and explanations both use this, so they cannot disagree.
     package func firstFailure(_ identity: Identity) -> Key? {
-        if let issuers, !issuers.contains(identity.issuerID) { return .issuers }
-        if let scopes, !scopes.isSubset(of: identity.scopes) { return .scopes }
-        if let anyScopes, anyScopes.isDisjoint(with: identity.scopes) { return .anyScopes }
-        if let emails {
-            guard let email = identity.usableEmail, emails.contains(email) else { return .emails }
+        // Optional chaining reads the sets in place; `if let` would copy each one.
+        if issuers?.contains(identity.issuerID) == false { return .issuers }
+        if scopes?.isSubset(of: identity.scopes) == false { return .scopes }
+        if anyScopes?.isDisjoint(with: identity.scopes) == true { return .anyScopes }
+        if emails != nil {
+            guard let email = identity.usableEmail, emails!.contains(email) else { return .emails }
         }
-        if let emailDomains {
-            guard let domain = identity.emailDomain, emailDomains.contains(domain) else { return .emailDomains }
+        if emailDomains != nil {
+            guard let domain = identity.emailDomain, emailDomains!.contains(domain) else { return .emailDomains }
         }
-        if let subjects {
-            guard let subject = identity.subject, subjects.contains(subject) else { return .subjects }
+        if subjects != nil {
+            guard let subject = identity.subject, subjects!.contains(subject) else { return .subjects }
         }
-        if let clients {
-            guard let client = identity.clientID, clients.contains(client) else { return .clients }
+        if clients != nil {
+            guard let client = identity.clientID, clients!.contains(client) else { return .clients }
         }
-        if let groups, groups.isDisjoint(with: identity.groups) { return .groups }
+        if groups?.isDisjoint(with: identity.groups) == true { return .groups }
         for claim in claims where !Self.claimHolds(claim.path, claim.values, in: identity.claims) { return .claims }
         for condition in negated where condition.firstFailure(identity) == nil { return .not }
         return nil
@@ -97,19 +98,19 @@ package struct CompiledCondition: Sendable {
 
     /// The one identity attribute used to index this rule, with its values: the rule can only
     /// match callers with one of them. The most selective attribute present is chosen.
-    var indexKey: (attribute: IdentityAttribute, values: Set<String>)? {
-        if let emails { return (.email, emails) }
-        if let subjects { return (.subject, subjects) }
-        if let clients { return (.client, clients) }
-        if let groups { return (.group, groups) }
-        if let emailDomains { return (.emailDomain, emailDomains) }
+    var indexKey: (attribute: IdentityAttribute, values: [String])? {
+        if let emails { return (.email, emails.elements) }
+        if let subjects { return (.subject, subjects.elements) }
+        if let clients { return (.client, clients.elements) }
+        if let groups { return (.group, groups.elements) }
+        if let emailDomains { return (.emailDomain, emailDomains.elements) }
         return nil
     }
 
     /// Scopes that, added to the identity's, would satisfy the scope parts of this condition.
     func missingScopes(for identity: Identity) -> Set<String> {
-        var missing = (scopes ?? []).subtracting(identity.scopes)
-        if let anyScopes, anyScopes.isDisjoint(with: identity.scopes), let first = anyScopes.sorted().first {
+        var missing = Set(scopes?.elements ?? []).subtracting(identity.scopes)
+        if let anyScopes, anyScopes.isDisjoint(with: identity.scopes), let first = anyScopes.elements.sorted().first {
             missing.insert(first)
         }
         return missing

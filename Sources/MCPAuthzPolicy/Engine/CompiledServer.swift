@@ -4,7 +4,7 @@
 package final class CompiledServer: Sendable {
     package let id: String
     package let config: ServerConfig
-    package let acceptedIssuers: Set<String>
+    let acceptedIssuers: NameSet
     package let rules: [CompiledRule]
     private let methods: TargetTable
     private let targets: [TargetTable]
@@ -12,7 +12,7 @@ package final class CompiledServer: Sendable {
     init(_ config: ServerConfig) {
         id = config.id.value
         self.config = config
-        acceptedIssuers = Set(config.issuers.map(\.value))
+        acceptedIssuers = NameSet(config.issuers.map(\.value))
         let rules = config.rules.map(CompiledRule.init)
         self.rules = rules
         var methods = TargetTable.Builder()
@@ -49,19 +49,29 @@ package final class CompiledServer: Sendable {
         guard acceptedIssuers.contains(identity.issuerID) else {
             return Decision(effect: .deny, status: 401, reason: .issuerNotAccepted)
         }
-        var firstDeny = Int.max
-        var firstAllow = Int.max
-        methods.lowerFirstMatches(operation.method, &firstDeny, &firstAllow, identity, rules)
-        if let target = operation.target {
-            targets[Self.slot(target.kind)].lowerFirstMatches(target.name, &firstDeny, &firstAllow, identity, rules)
-        }
+        let (firstDeny, firstAllow, scopedAllows) = firstMatches(identity, operation)
         if firstDeny != .max {
             return Decision(effect: .deny, status: 403, reason: .deniedByRule, rule: rules[firstDeny].name)
         }
         if firstAllow != .max {
             return Decision(effect: .allow, status: 200, reason: .allowed, rule: rules[firstAllow].name)
         }
-        return Decision(effect: .deny, status: 403, reason: .noMatchingRule, requiredScopes: scopesThatWouldAllow(identity, operation))
+        let hint = scopedAllows ? scopesThatWouldAllow(identity, operation) : []
+        return Decision(effect: .deny, status: 403, reason: .noMatchingRule, requiredScopes: hint)
+    }
+
+    /// Positions of the first matching deny and the first matching allow (`Int.max` for none),
+    /// and whether an allow rule that applies asks for scopes (only then can scopes help).
+    @inline(__always)
+    private func firstMatches(_ identity: Identity, _ operation: MCPOperation) -> (deny: Int, allow: Int, scopedAllows: Bool) {
+        var firstDeny = Int.max
+        var firstAllow = Int.max
+        var scopedAllows = false
+        methods.lowerFirstMatches(operation.method, &firstDeny, &firstAllow, &scopedAllows, identity, rules)
+        if let target = operation.target {
+            targets[Self.slot(target.kind)].lowerFirstMatches(target.name, &firstDeny, &firstAllow, &scopedAllows, identity, rules)
+        }
+        return (firstDeny, firstAllow, scopedAllows)
     }
 
     /// For a default deny: the fewest scopes that, added to the caller's, would make the
@@ -83,7 +93,8 @@ package final class CompiledServer: Sendable {
                 trials += 1
                 var elevated = identity
                 elevated.scopes.formUnion(missing)
-                if decide(elevated, operation).isAllowed {
+                let trial = firstMatches(elevated, operation)
+                if trial.deny == .max, trial.allow != .max {
                     best = missing
                     bestIndex = index
                 }

@@ -23,15 +23,17 @@ struct IndexedRules: Sendable {
     /// identity. Rules at or after `first` are not evaluated.
     func lowerFirstMatch(_ first: inout Int, for identity: Identity, in rules: [CompiledRule]) {
         Self.scan(unkeyed, &first, identity, rules)
-        if let email = identity.usableEmail, let list = keyed[0][email] { Self.scan(list, &first, identity, rules) }
-        if let subject = identity.subject, let list = keyed[1][subject] { Self.scan(list, &first, identity, rules) }
-        if let client = identity.clientID, let list = keyed[2][client] { Self.scan(list, &first, identity, rules) }
+        // Most buckets index by one attribute at most; an empty table is skipped before the
+        // key is hashed.
+        if !keyed[0].isEmpty, let email = identity.usableEmail, let list = keyed[0][email] { Self.scan(list, &first, identity, rules) }
+        if !keyed[1].isEmpty, let subject = identity.subject, let list = keyed[1][subject] { Self.scan(list, &first, identity, rules) }
+        if !keyed[2].isEmpty, let client = identity.clientID, let list = keyed[2][client] { Self.scan(list, &first, identity, rules) }
         if !keyed[3].isEmpty {
             for group in identity.groups {
                 if let list = keyed[3][group] { Self.scan(list, &first, identity, rules) }
             }
         }
-        if let domain = identity.emailDomain, let list = keyed[4][domain] { Self.scan(list, &first, identity, rules) }
+        if !keyed[4].isEmpty, let domain = identity.emailDomain, let list = keyed[4][domain] { Self.scan(list, &first, identity, rules) }
     }
 
     @inline(__always)
@@ -102,16 +104,21 @@ struct TargetTable: Sendable {
     static let empty = Builder().build()
 
     /// Lowers the first matching deny and allow positions over every bucket that applies to
-    /// the name.
+    /// the name, and notes whether any of them holds an allow rule that asks for scopes.
     @inline(__always)
-    func lowerFirstMatches(_ name: String, _ firstDeny: inout Int, _ firstAllow: inout Int, _ identity: Identity, _ rules: [CompiledRule]) {
+    func lowerFirstMatches(
+        _ name: String, _ firstDeny: inout Int, _ firstAllow: inout Int, _ scopedAllows: inout Bool, _ identity: Identity,
+        _ rules: [CompiledRule]
+    ) {
         if let bucket = exact[name] {
             bucket.denies.lowerFirstMatch(&firstDeny, for: identity, in: rules)
             bucket.allows.lowerFirstMatch(&firstAllow, for: identity, in: rules)
+            scopedAllows = scopedAllows || !bucket.allows.needingScopes.isEmpty
         }
         for i in patterns.indices where patterns[i].matches(name) {
             patternBuckets[i].denies.lowerFirstMatch(&firstDeny, for: identity, in: rules)
             patternBuckets[i].allows.lowerFirstMatch(&firstAllow, for: identity, in: rules)
+            scopedAllows = scopedAllows || !patternBuckets[i].allows.needingScopes.isEmpty
         }
     }
 

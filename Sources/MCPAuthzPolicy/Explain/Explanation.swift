@@ -64,7 +64,7 @@ extension PolicySnapshot {
         }
         if !server.acceptedIssuers.contains(input.identity.issuerID) {
             notes.append(
-                "server '\(server.id)' accepts tokens from \(server.acceptedIssuers.sorted().joined(separator: ", ")), not from '\(input.identity.issuerID)'"
+                "server '\(server.id)' accepts tokens from \(server.acceptedIssuers.elements.sorted().joined(separator: ", ")), not from '\(input.identity.issuerID)'"
             )
             return Explanation(input: input, decision: decision, traces: [], notes: notes)
         }
@@ -86,10 +86,10 @@ extension PolicySnapshot {
     }
 
     private static func detail(_ key: CompiledCondition.Key, _ condition: CompiledCondition, _ identity: Identity) -> String {
-        func list(_ values: Set<String>?) -> String { (values ?? []).sorted().joined(separator: ", ") }
+        func list(_ values: NameSet?) -> String { (values?.elements ?? []).sorted().joined(separator: ", ") }
         switch key {
         case .issuers: return "token issuer '\(identity.issuerID)' is not one of \(list(condition.issuers))"
-        case .scopes: return "missing \(list(condition.scopes?.subtracting(identity.scopes)))"
+        case .scopes: return "missing \((condition.scopes?.elements ?? []).filter { !identity.scopes.contains($0) }.sorted().joined(separator: ", "))"
         case .anyScopes: return "has none of \(list(condition.anyScopes))"
         case .emails, .emailDomains:
             guard let email = identity.email else { return "token has no email" }
