@@ -76,8 +76,9 @@ package final class CompiledServer: Sendable {
 
     /// For a default deny: the fewest scopes that, added to the caller's, would make the
     /// operation allowed, if some allow rule needs only scopes the caller lacks. Each candidate
-    /// is proved by deciding again with the scopes added, so a deny rule still wins. At most
-    /// `maxScopeHintTrials` rules are tried, bounding the cost of a denial.
+    /// is proved by matching again with the scopes added, so a deny that the added scopes would
+    /// trigger still wins. At most `maxScopeHintTrials` rules are tried, bounding the cost of a
+    /// denial.
     private func scopesThatWouldAllow(_ identity: Identity, _ operation: MCPOperation) -> [String] {
         var best: Set<String>?
         var bestIndex = Int.max
@@ -104,9 +105,4 @@ package final class CompiledServer: Sendable {
     }
 
     static let maxScopeHintTrials = 32
-
-    /// The indices of rules whose targets apply to the operation, in file order.
-    package func rulesApplying(to operation: MCPOperation) -> [Int] {
-        rules.indices.filter { rules[$0].targets.match(operation) != nil }
-    }
 }

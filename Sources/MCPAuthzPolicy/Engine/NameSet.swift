@@ -19,8 +19,6 @@ struct NameSet: Sendable {
         }
     }
 
-    var count: Int { small.isEmpty ? large.count : small.count }
-
     var elements: [String] { small.isEmpty ? Array(large) : small }
 
     @inline(__always)

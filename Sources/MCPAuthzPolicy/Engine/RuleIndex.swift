@@ -101,8 +101,6 @@ struct TargetTable: Sendable {
         }
     }
 
-    static let empty = Builder().build()
-
     /// Lowers the first matching deny and allow positions over every bucket that applies to
     /// the name, and notes whether any of them holds an allow rule that asks for scopes.
     @inline(__always)
