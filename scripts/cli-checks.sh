@@ -32,6 +32,10 @@ expect "every problem of a bad policy at once" 1 'bad.yaml:4:5: unknown key .alg
     "$bin" validate "$fixtures/bad/bad.yaml"
 expect "the bad policy's second problem is reported too" 1 "bad.yaml:14:26: rule 'r' names issuer 'idq', which is not defined \(did you mean 'idp'\?\)" -- \
     "$bin" validate "$fixtures/bad/bad.yaml"
+expect "warnings do not fail validation" 0 "policy.yaml:12:28: warning: 'tools/lsit' is not an MCP method this version knows \(did you mean 'tools/list'\?\)" -- \
+    "$bin" validate "$fixtures/warning"
+expect "warnings fail validation under --strict" 1 'invalid under --strict: 1 warning' -- \
+    "$bin" validate --strict "$fixtures/warning"
 expect "a policy test that fails shows a diff" 1 'decision: expected allow, got deny' -- \
     "$bin" test "$fixtures/failing"
 expect "the failing run ends with its count" 1 '^1 passed, 1 failed$' -- \
