@@ -17,12 +17,19 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
     ],
     targets: [
         // The policy language: model, YAML loader and validation, compiled engine, explain, policy tests.
         .target(
             name: "MCPAuthzPolicy",
             dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        // Tokens: compact JWS parsing, signature and claim checks, issuer key sets from JWKS.
+        .target(
+            name: "MCPAuthzTokens",
+            dependencies: ["MCPAuthzPolicy", .product(name: "JWTKit", package: "jwt-kit")],
             swiftSettings: swiftSettings
         ),
         // The `mcp-authz` command line.
@@ -43,6 +50,11 @@ let package = Package(
         .testTarget(
             name: "MCPAuthzPolicyTests",
             dependencies: ["MCPAuthzPolicy"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MCPAuthzTokensTests",
+            dependencies: ["MCPAuthzTokens"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Mint JWTs for mcp-authz's token tests with an independent library (PyJWT + cryptography).
+
+Usage: mint-test-tokens.py OUTDIR
+
+Writes, into OUTDIR, fresh keys every run (no key is ever committed):
+  jwks.json    the issuer's public keys, plus keys a verifier must skip (enc, oct, weak RSA, private)
+  tokens.json  {case name: compact JWS}
+  meta.json    {"now": seconds used as the current time, "issuer", "resource", "audience"}
+The Swift tests verify these tokens with mcp-authz and assert each case's outcome.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import pathlib
+import sys
+import time
+import warnings
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+ISSUER = "https://idp.test.example/"
+RESOURCE = "https://mcp.test.example/mcp"
+AUDIENCE = "urn:mcp-api"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def public_jwk(key, kid, alg=None, use="sig"):
+    """The JWK of a public key; without alg it may serve every algorithm of its type."""
+    jwk = json.loads(jwt.algorithms.get_default_algorithms()[alg or "RS256"].to_jwk(key))
+    jwk.pop("alg", None)
+    jwk["kid"] = kid
+    if alg:
+        jwk["alg"] = alg
+    if use:
+        jwk["use"] = use
+    return jwk
+
+
+def main() -> int:
+    warnings.simplefilter("ignore")  # the deliberately weak test key makes PyJWT warn
+    out = pathlib.Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    now = int(time.time())
+
+    rsa_main = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    rsa_other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    rsa_weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    ec_main = ec.generate_private_key(ec.SECP256R1())
+    ed_main = ed25519.Ed25519PrivateKey.generate()
+
+    jwks = {"keys": [
+        public_jwk(rsa_main.public_key(), "rsa-1"),            # no alg: serves RS* and PS*
+        public_jwk(ec_main.public_key(), "ec-1", "ES256"),
+        public_jwk(ed_main.public_key(), "ed-1", "EdDSA"),
+        public_jwk(rsa_weak.public_key(), "rsa-weak"),        # below 2048 bits: skipped
+        dict(public_jwk(rsa_other.public_key(), "rsa-enc"), use="enc"),  # encryption key: skipped
+        {"kty": "oct", "kid": "hmac-1", "k": b64url(b"shared secret")},  # symmetric: skipped
+    ]}
+
+    def claims(**overrides):
+        base = {"iss": ISSUER, "sub": "user-1", "aud": RESOURCE, "iat": now - 10, "exp": now + 600,
+                "email": "alice@example.com", "scope": "read:todos write:todos"}
+        base.update(overrides)
+        return {k: v for k, v in base.items() if v is not None}
+
+    def sign(key, alg, kid, payload=None, **header):
+        headers = {"kid": kid} if kid is not None else {}
+        headers.update(header)
+        return jwt.encode(payload or claims(), key, algorithm=alg, headers=headers)
+
+    rsa_public_pem = rsa_main.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    def handmade(header, payload, signature=b""):
+        signing_input = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(payload).encode())
+        return signing_input + "." + b64url(signature), signing_input
+
+    none_token, _ = handmade({"alg": "none", "kid": "rsa-1"}, claims())
+    none_upper, _ = handmade({"alg": "NONE", "kid": "rsa-1"}, claims())
+    hs_header = {"alg": "HS256", "kid": "rsa-1"}
+    _, hs_input = handmade(hs_header, claims())
+    hs_token = hs_input + "." + b64url(hmac.new(rsa_public_pem, hs_input.encode(), hashlib.sha256).digest())
+    valid = sign(rsa_main, "RS256", "rsa-1")
+    stripped = valid.rsplit(".", 1)[0] + "."
+
+    tokens = {
+        "valid_rs256": valid,
+        "valid_ps256": sign(rsa_main, "PS256", "rsa-1"),
+        "valid_es256": sign(ec_main, "ES256", "ec-1"),
+        "valid_eddsa": sign(ed_main, "EdDSA", "ed-1"),
+        "valid_at_jwt": sign(rsa_main, "RS256", "rsa-1", typ="at+jwt"),
+        "valid_application_at_jwt": sign(rsa_main, "RS256", "rsa-1", typ="application/at+jwt"),
+        "aud_array_with_audience": sign(rsa_main, "RS256", "rsa-1", claims(aud=["other", AUDIENCE])),
+        "aud_wrong": sign(rsa_main, "RS256", "rsa-1", claims(aud="https://elsewhere.example/mcp")),
+        "aud_missing": sign(rsa_main, "RS256", "rsa-1", claims(aud=None)),
+        "iss_wrong": sign(rsa_main, "RS256", "rsa-1", claims(iss="https://evil.example/")),
+        "iss_missing": sign(rsa_main, "RS256", "rsa-1", claims(iss=None)),
+        "expired": sign(rsa_main, "RS256", "rsa-1", claims(exp=now - 3600)),
+        "expired_within_leeway": sign(rsa_main, "RS256", "rsa-1", claims(exp=now - 30)),
+        "exp_missing": sign(rsa_main, "RS256", "rsa-1", claims(exp=None)),
+        "exp_string": sign(rsa_main, "RS256", "rsa-1", claims(exp=str(now + 600))),
+        "nbf_future": sign(rsa_main, "RS256", "rsa-1", claims(nbf=now + 3600)),
+        "iat_future": sign(rsa_main, "RS256", "rsa-1", claims(iat=now + 3600)),
+        "unknown_kid": sign(rsa_other, "RS256", "rsa-9"),
+        "unknown_kid_signed_by_known_key": sign(rsa_main, "RS256", "rsa-9"),
+        "known_kid_other_key": sign(rsa_other, "RS256", "rsa-1"),
+        "no_kid": sign(rsa_main, "RS256", None),
+        "weak_key_kid": sign(rsa_weak, "RS256", "rsa-weak"),
+        "enc_key_kid": sign(rsa_other, "RS256", "rsa-enc"),
+        "alg_not_allowed_rs384": sign(rsa_main, "RS384", "rsa-1"),
+        "es256_claiming_rsa_kid": sign(ec_main, "ES256", "rsa-1"),
+        "alg_none": none_token,
+        "alg_none_upper": none_upper,
+        "hs256_with_rsa_public_key": hs_token,
+        "signature_stripped": stripped,
+        "jku_elsewhere": sign(rsa_main, "RS256", "rsa-1", jku="https://attacker.example/jwks.json"),
+        "crit_unknown": sign(rsa_main, "RS256", "rsa-1", crit=["exp-ext"], **{"exp-ext": 1}),
+        "typ_jwt": sign(rsa_main, "RS256", "rsa-1", typ="JWT"),
+        "identity_claims": sign(rsa_main, "RS256", "rsa-1", claims(
+            email="Bob@Example.COM", email_verified=True, azp="cli-app", groups=["admins", "devs"],
+            scp=["read:billing"], permissions=["write:billing"])),
+    }
+
+    (out / "jwks.json").write_text(json.dumps(jwks, indent=1))
+    (out / "tokens.json").write_text(json.dumps(tokens, indent=1))
+    (out / "meta.json").write_text(json.dumps({"now": now, "issuer": ISSUER, "resource": RESOURCE, "audience": AUDIENCE}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
