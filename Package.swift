@@ -18,6 +18,11 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // The policy language: model, YAML loader and validation, compiled engine, explain, policy tests.
@@ -29,7 +34,14 @@ let package = Package(
         // Tokens: compact JWS parsing, signature and claim checks, issuer key sets from JWKS.
         .target(
             name: "MCPAuthzTokens",
-            dependencies: ["MCPAuthzPolicy", .product(name: "JWTKit", package: "jwt-kit")],
+            dependencies: [
+                "MCPAuthzPolicy",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The `mcp-authz` command line.
@@ -52,9 +64,23 @@ let package = Package(
             dependencies: ["MCPAuthzPolicy"],
             swiftSettings: swiftSettings
         ),
+        // For tests only: a stub identity provider serving discovery and JWKS on 127.0.0.1.
+        .target(
+            name: "MCPAuthzTestSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "MCPAuthzTokensTests",
-            dependencies: ["MCPAuthzTokens"],
+            dependencies: [
+                "MCPAuthzTokens",
+                "MCPAuthzTestSupport",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Mint JWTs for mcp-authz's token tests with an independent library (PyJWT + cryptography).
 
-Usage: mint-test-tokens.py OUTDIR
+Usage: mint-test-tokens.py OUTDIR [ISSUER]
 
 Writes, into OUTDIR, fresh keys every run (no key is ever committed):
   jwks.json    the issuer's public keys, plus keys a verifier must skip (enc, oct, weak RSA, private)
+  jwks_rotated.json  the same issuer after a rotation: only the key "rsa-next"
   tokens.json  {case name: compact JWS}
   meta.json    {"now": seconds used as the current time, "issuer", "resource", "audience"}
 The Swift tests verify these tokens with mcp-authz and assert each case's outcome.
@@ -22,7 +23,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-ISSUER = "https://idp.test.example/"
+ISSUER = sys.argv[2] if len(sys.argv) > 2 else "https://idp.test.example/"
 RESOURCE = "https://mcp.test.example/mcp"
 AUDIENCE = "urn:mcp-api"
 
@@ -52,6 +53,7 @@ def main() -> int:
     rsa_main = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     rsa_other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     rsa_weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    rsa_next = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ec_main = ec.generate_private_key(ec.SECP256R1())
     ed_main = ed25519.Ed25519PrivateKey.generate()
 
@@ -123,12 +125,14 @@ def main() -> int:
         "jku_elsewhere": sign(rsa_main, "RS256", "rsa-1", jku="https://attacker.example/jwks.json"),
         "crit_unknown": sign(rsa_main, "RS256", "rsa-1", crit=["exp-ext"], **{"exp-ext": 1}),
         "typ_jwt": sign(rsa_main, "RS256", "rsa-1", typ="JWT"),
+        "signed_by_next_key": sign(rsa_next, "RS256", "rsa-next"),
         "identity_claims": sign(rsa_main, "RS256", "rsa-1", claims(
             email="Bob@Example.COM", email_verified=True, azp="cli-app", groups=["admins", "devs"],
             scp=["read:billing"], permissions=["write:billing"])),
     }
 
     (out / "jwks.json").write_text(json.dumps(jwks, indent=1))
+    (out / "jwks_rotated.json").write_text(json.dumps({"keys": [public_jwk(rsa_next.public_key(), "rsa-next", "RS256")]}))
     (out / "tokens.json").write_text(json.dumps(tokens, indent=1))
     (out / "meta.json").write_text(json.dumps({"now": now, "issuer": ISSUER, "resource": RESOURCE, "audience": AUDIENCE}))
     return 0

@@ -8,13 +8,14 @@ import Testing
 /// `scripts/mint-test-tokens.py`. Fresh keys every run; none is committed.
 struct MintedTokens: Sendable {
     let jwks: Data
+    let rotatedJWKS: Data
     let tokens: [String: String]
     let now: Double
     let issuer: String
     let resource: String
     let audience: String
 
-    static let shared: Result<MintedTokens, MintingError> = mint()
+    static let shared: Result<MintedTokens, MintingError> = mint(issuer: nil)
 
     struct MintingError: Error, CustomStringConvertible {
         var description: String
@@ -22,12 +23,13 @@ struct MintedTokens: Sendable {
 
     static func load() throws -> MintedTokens { try shared.get() }
 
-    private static func mint() -> Result<MintedTokens, MintingError> {
+    /// Mints a fresh set, for an issuer URL of the test's choosing (a stub IdP's).
+    static func mint(issuer: String?) -> Result<MintedTokens, MintingError> {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
         let out = NSTemporaryDirectory() + "mcp-authz-minted-" + UUID().uuidString
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", root.appendingPathComponent("scripts/mint-test-tokens.py").path, out]
+        process.arguments = ["python3", root.appendingPathComponent("scripts/mint-test-tokens.py").path, out] + (issuer.map { [$0] } ?? [])
         do {
             try process.run()
             process.waitUntilExit()
@@ -40,6 +42,7 @@ struct MintedTokens: Sendable {
         defer { try? FileManager.default.removeItem(atPath: out) }
         do {
             let jwks = try Data(contentsOf: URL(fileURLWithPath: out + "/jwks.json"))
+            let rotatedJWKS = try Data(contentsOf: URL(fileURLWithPath: out + "/jwks_rotated.json"))
             let tokens = try JSONDecoder().decode([String: String].self, from: Data(contentsOf: URL(fileURLWithPath: out + "/tokens.json")))
             struct Meta: Decodable {
                 var now: Double
@@ -50,7 +53,8 @@ struct MintedTokens: Sendable {
             let meta = try JSONDecoder().decode(Meta.self, from: Data(contentsOf: URL(fileURLWithPath: out + "/meta.json")))
             return .success(
                 MintedTokens(
-                    jwks: jwks, tokens: tokens, now: meta.now, issuer: meta.issuer, resource: meta.resource, audience: meta.audience
+                    jwks: jwks, rotatedJWKS: rotatedJWKS, tokens: tokens, now: meta.now, issuer: meta.issuer, resource: meta.resource,
+                    audience: meta.audience
                 )
             )
         } catch {

@@ -127,38 +127,11 @@ extension YAMLNodeReader {
     /// An absolute `https` URL; plain `http` only for loopback hosts, which tests and demos use.
     mutating func url(_ node: Node, what: String) -> Located<String>? {
         guard let value = string(node, what: what) else { return nil }
-        if let problem = Self.urlProblem(value.value) {
+        if let problem = URLRule.problem(value.value) {
             error("\(what) \(problem)", at: value.location)
             return nil
         }
         return value
-    }
-
-    static func urlProblem(_ text: String) -> String? {
-        let lower = text.lowercased()
-        let rest: Substring
-        if lower.hasPrefix("https://") {
-            rest = text.dropFirst(8)
-        } else if lower.hasPrefix("http://") {
-            rest = text.dropFirst(7)
-            let host = rest.prefix { $0 != "/" && $0 != ":" && $0 != "?" }.lowercased()
-            let authority = rest.prefix { $0 != "/" && $0 != "?" }.lowercased()
-            guard host == "localhost" || host == "127.0.0.1" || authority.hasPrefix("[::1]") else {
-                return "'\(text)' must use https (plain http is accepted only for localhost)"
-            }
-        } else {
-            return "'\(text)' must be an absolute https URL"
-        }
-        if rest.isEmpty || rest.hasPrefix("/") {
-            return "'\(text)' has no host"
-        }
-        if text.contains("#") {
-            return "'\(text)' must not contain a fragment"
-        }
-        if text.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) {
-            return "'\(text)' contains spaces or control characters"
-        }
-        return nil
     }
 
     // MARK: Servers
@@ -181,7 +154,7 @@ extension YAMLNodeReader {
         if let node = fields["match"] { config.match = match(node) ?? config.match }
         if let node = fields["authorization_servers"], let list = stringList(node, what: "authorization_servers") {
             config.authorizationServers = list.compactMap { entry in
-                if let problem = Self.urlProblem(entry.value) {
+                if let problem = URLRule.problem(entry.value) {
                     error("authorization server \(problem)", at: entry.location)
                     return nil
                 }

@@ -1,0 +1,169 @@
+import Foundation
+import Logging
+import MCPAuthzPolicy
+import Metrics
+import Synchronization
+
+/// One issuer's signing keys, kept fresh.
+///
+/// Requests read the current keys without waiting (`currentKeys()`); refreshes run in the
+/// actor. Keys are fetched from a local `jwks_file`, an explicit `jwks_uri`, or the URI found by
+/// discovery. A scheduled refresh honours `Cache-Control: max-age` within bounds; an unknown
+/// `kid` triggers at most one refresh per `minRefreshInterval`, and concurrent callers wait on
+/// the one fetch in flight. A failed refresh keeps the last good keys for up to `maxStale`.
+/// URLs named by tokens (`jku`, `x5u`) are never fetched: only the policy's URLs are.
+package actor JWKSCache {
+    package enum RefreshCause: Sendable {
+        /// The schedule or start-up: always fetches (unless one is in flight).
+        case scheduled
+        /// A request met an unknown kid or no keys: rate limited per issuer.
+        case onDemand
+    }
+
+    private struct Loaded: Sendable {
+        var keys: IssuerKeys
+        var refreshDue: ContinuousClock.Instant
+    }
+
+    package nonisolated let issuerID: String
+    private let issuer: IssuerConfig
+    private let settings: JWKSCacheSettings
+    private let fetcher: JWKSFetcher?
+    private let logger: Logger
+    private let clock = ContinuousClock()
+    private nonisolated let loaded = Mutex<Loaded?>(nil)
+    private nonisolated let staleLimit: Duration
+
+    private var discoveredJWKSURI: String?
+    private var lastOnDemand: ContinuousClock.Instant?
+    private var lastAttemptFailed = false
+    private var inFlight = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    private let refreshSuccesses: Counter
+    private let refreshFailures: Counter
+    private let refreshesSkipped: Counter
+    private let keyCount: Gauge
+
+    /// `fetcher` may be nil only for an issuer with a `jwks_file`.
+    package init(issuer: IssuerConfig, settings: JWKSCacheSettings, fetcher: JWKSFetcher?, logger: Logger) {
+        issuerID = issuer.id.value
+        self.issuer = issuer
+        self.settings = settings
+        self.fetcher = fetcher
+        self.logger = logger
+        staleLimit = settings.maxStale
+        let dimensions = [("issuer", issuer.id.value)]
+        refreshSuccesses = Counter(label: "mcp_authz_jwks_refreshes_total", dimensions: dimensions + [("result", "success")])
+        refreshFailures = Counter(label: "mcp_authz_jwks_refreshes_total", dimensions: dimensions + [("result", "failure")])
+        refreshesSkipped = Counter(label: "mcp_authz_jwks_refreshes_skipped_total", dimensions: dimensions)
+        keyCount = Gauge(label: "mcp_authz_jwks_keys", dimensions: dimensions)
+    }
+
+    /// The keys to verify with now, or nil when none were ever loaded or the last good ones are
+    /// older than the stale limit allows.
+    package nonisolated func currentKeys() -> IssuerKeys? {
+        let now = ContinuousClock.now
+        return loaded.withLock { loaded in
+            guard let loaded, now <= loaded.refreshDue.advanced(by: staleLimit) else { return nil }
+            return loaded.keys
+        }
+    }
+
+    /// Refreshes the keys, or waits for the refresh in flight. An on-demand refresh is skipped
+    /// when the previous on-demand one was less than `minRefreshInterval` ago; scheduled ones
+    /// do not count, so a rotation right after a scheduled refresh is still picked up.
+    package func refresh(_ cause: RefreshCause) async {
+        if inFlight {
+            await withCheckedContinuation { waiters.append($0) }
+            return
+        }
+        if cause == .onDemand {
+            if let last = lastOnDemand, clock.now < last.advanced(by: settings.minRefreshInterval) {
+                refreshesSkipped.increment()
+                return
+            }
+            lastOnDemand = clock.now
+        }
+        inFlight = true
+        await fetchAndStore()
+        inFlight = false
+        let resumed = waiters
+        waiters = []
+        for waiter in resumed { waiter.resume() }
+    }
+
+    /// Scheduled refreshes until the surrounding task is cancelled.
+    package func run() async {
+        while !Task.isCancelled {
+            await refresh(.scheduled)
+            let wait: Duration
+            if lastAttemptFailed {
+                wait = settings.retryInterval
+            } else {
+                let due = loaded.withLock { $0?.refreshDue } ?? clock.now.advanced(by: settings.retryInterval)
+                wait = max(clock.now.duration(to: due), .seconds(1))
+            }
+            do { try await Task.sleep(for: wait) } catch { return }
+        }
+    }
+
+    private func fetchAndStore() async {
+        do throws(JWKSFetchError) {
+            let (data, maxAge) = try await document()
+            let keys: IssuerKeys
+            do {
+                keys = try await IssuerKeys.load(jwks: data, algorithms: issuer.algorithms.map(\.value), maxKeys: settings.maxKeys)
+            } catch {
+                throw JWKSFetchError("JWKS rejected: \(error.message)")
+            }
+            for note in keys.skipped {
+                logger.warning("JWKS key skipped", metadata: ["jwks.issuer": "\(issuerID)", "jwks.note": "\(note)"])
+            }
+            guard !keys.isEmpty else { throw JWKSFetchError("JWKS has no usable signing key") }
+            let interval = maxAge.map { Self.clamp(.seconds($0), settings.minMaxAge, settings.maxMaxAge) } ?? settings.defaultRefreshInterval
+            let due = clock.now.advanced(by: interval)
+            loaded.withLock { $0 = Loaded(keys: keys, refreshDue: due) }
+            lastAttemptFailed = false
+            refreshSuccesses.increment()
+            keyCount.record(keys.kids.count)
+            logger.info("JWKS refreshed", metadata: ["jwks.issuer": "\(issuerID)", "jwks.keys": "\(keys.kids.count)"])
+        } catch {
+            lastAttemptFailed = true
+            refreshFailures.increment()
+            let serving = currentKeys() != nil
+            logger.error(
+                "JWKS refresh failed",
+                metadata: ["jwks.issuer": "\(issuerID)", "jwks.error": "\(error.message)", "jwks.serving_last_good": "\(serving)"]
+            )
+        }
+    }
+
+    /// The JWKS bytes and their max-age, from the file, the configured URI or discovery.
+    private func document() async throws(JWKSFetchError) -> (Data, Int?) {
+        if let file = issuer.jwksFile?.value {
+            guard let handle = FileHandle(forReadingAtPath: file) else { throw JWKSFetchError("cannot open \(file)") }
+            defer { try? handle.close() }
+            guard let data = try? handle.read(upToCount: settings.maxDocumentBytes + 1), data.count <= settings.maxDocumentBytes else {
+                throw JWKSFetchError("cannot read \(file), or it is larger than \(settings.maxDocumentBytes) bytes")
+            }
+            return (data, nil)
+        }
+        guard let fetcher else { throw JWKSFetchError("no HTTP client for issuer \(issuerID)") }
+        let uri: String
+        if let configured = issuer.jwksURI?.value {
+            uri = configured
+        } else if let discovered = discoveredJWKSURI {
+            uri = discovered
+        } else {
+            uri = try await fetcher.discoverJWKSURI(issuer: issuer.issuer.value)
+            discoveredJWKSURI = uri
+        }
+        let document = try await fetcher.get(uri)
+        return (document.body, document.maxAge)
+    }
+
+    static func clamp(_ value: Duration, _ low: Duration, _ high: Duration) -> Duration {
+        min(max(value, low), high)
+    }
+}

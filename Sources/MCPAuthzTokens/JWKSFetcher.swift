@@ -1,0 +1,107 @@
+import AsyncHTTPClient
+import Foundation
+import MCPAuthzPolicy
+import NIOCore
+import NIOHTTP1
+
+/// Fetches discovery and JWKS documents over HTTP(S) with a deadline and a size bound.
+package struct JWKSFetcher: Sendable {
+    package let client: HTTPClient
+    package let timeout: Duration
+    package let maxBytes: Int
+
+    package init(client: HTTPClient, timeout: Duration, maxBytes: Int) {
+        self.client = client
+        self.timeout = timeout
+        self.maxBytes = maxBytes
+    }
+
+    struct Document {
+        var body: Data
+        /// `Cache-Control: max-age`, in seconds, when present.
+        var maxAge: Int?
+    }
+
+    func get(_ url: String) async throws(JWKSFetchError) -> Document {
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "Accept", value: "application/json")
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds * 1_000_000_000)))
+        } catch {
+            throw JWKSFetchError("GET \(url) failed: \(error)")
+        }
+        guard response.status == .ok else {
+            throw JWKSFetchError("GET \(url) answered \(response.status.code)")
+        }
+        let body: ByteBuffer
+        do {
+            body = try await response.body.collect(upTo: maxBytes)
+        } catch {
+            throw JWKSFetchError("GET \(url): body larger than \(maxBytes) bytes or cut short")
+        }
+        return Document(body: Data(body.readableBytesView), maxAge: Self.maxAge(response.headers["Cache-Control"]))
+    }
+
+    static func maxAge(_ values: [String]) -> Int? {
+        for directive in values.flatMap({ $0.split(separator: ",") }) {
+            let parts = directive.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "max-age", let seconds = Int(parts[1]), seconds >= 0 {
+                return seconds
+            }
+        }
+        return nil
+    }
+
+    /// The JWKS URL of an issuer from its metadata: OIDC discovery, then RFC 8414. The document
+    /// must name the same issuer, and its `jwks_uri` must be https (plain http for loopback only).
+    func discoverJWKSURI(issuer: String) async throws(JWKSFetchError) -> String {
+        var problems: [String] = []
+        for url in Self.metadataURLs(issuer: issuer) {
+            do {
+                let document = try await get(url)
+                guard let object = try? JSONSerialization.jsonObject(with: document.body) as? [String: Any] else {
+                    problems.append("\(url): not a JSON object")
+                    continue
+                }
+                guard object["issuer"] as? String == issuer else {
+                    problems.append("\(url): names another issuer")
+                    continue
+                }
+                guard let jwksURI = object["jwks_uri"] as? String, Self.isAcceptableURL(jwksURI) else {
+                    problems.append("\(url): no https jwks_uri")
+                    continue
+                }
+                return jwksURI
+            } catch {
+                problems.append(error.message)
+            }
+        }
+        throw JWKSFetchError("discovery failed: " + problems.joined(separator: "; "))
+    }
+
+    /// `{issuer}/.well-known/openid-configuration`, then `https://host/.well-known/oauth-authorization-server{path}`.
+    static func metadataURLs(issuer: String) -> [String] {
+        let trimmed = issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer
+        var urls = [trimmed + "/.well-known/openid-configuration"]
+        if let schemeEnd = trimmed.range(of: "://") {
+            let afterScheme = trimmed[schemeEnd.upperBound...]
+            let hostEnd = afterScheme.firstIndex(of: "/") ?? afterScheme.endIndex
+            let origin = trimmed[..<hostEnd]
+            let path = afterScheme[hostEnd...]
+            urls.append(origin + "/.well-known/oauth-authorization-server" + path)
+        }
+        return urls
+    }
+
+    static func isAcceptableURL(_ url: String) -> Bool {
+        URLRule.problem(url) == nil
+    }
+}
+
+/// A fetch that did not produce a document.
+package struct JWKSFetchError: Error, Sendable, CustomStringConvertible {
+    package var message: String
+    init(_ message: String) { self.message = message }
+    package var description: String { message }
+}

@@ -1,0 +1,47 @@
+import AsyncHTTPClient
+import Logging
+import MCPAuthzPolicy
+
+/// Verifies bearer tokens for the servers of a policy, with a JWKS cache per issuer and a cache
+/// of verified tokens.
+///
+/// A token whose `kid` is unknown, or whose issuer has no keys yet, triggers one on-demand
+/// refresh of that issuer's keys (rate limited, shared by concurrent requests) and one more try.
+package final class TokenAuthenticator: Sendable {
+    package let caches: [String: JWKSCache]
+    package let verifiedTokens: VerifiedTokenCache
+    private let verifier: TokenVerifier
+
+    package init(
+        issuers: [IssuerConfig], settings: JWKSCacheSettings = JWKSCacheSettings(), httpClient: HTTPClient,
+        verifiedTokens: VerifiedTokenCache = VerifiedTokenCache(), verifier: TokenVerifier = TokenVerifier(), logger: Logger
+    ) {
+        let fetcher = JWKSFetcher(client: httpClient, timeout: settings.fetchTimeout, maxBytes: settings.maxDocumentBytes)
+        var caches: [String: JWKSCache] = [:]
+        for issuer in issuers {
+            caches[issuer.id.value] = JWKSCache(issuer: issuer, settings: settings, fetcher: fetcher, logger: logger)
+        }
+        self.caches = caches
+        self.verifiedTokens = verifiedTokens
+        self.verifier = verifier
+    }
+
+    /// The verified token, or why it is refused. `now` is seconds since 1970.
+    package func authenticate(_ token: String, for server: ServerConfig, in snapshot: PolicySnapshot, now: Double) async throws(TokenFailure)
+        -> VerifiedToken
+    {
+        let key = VerifiedTokenCache.key(token: token, serverID: server.id.value)
+        if let cached = verifiedTokens.get(key, now: now) { return cached }
+        let keys: (String) -> IssuerKeys? = { [caches] in caches[$0]?.currentKeys() }
+        let verified: VerifiedToken
+        do {
+            verified = try verifier.verify(token, for: server, in: snapshot, keys: keys, now: now)
+        } catch let failure where failure.reason == .unknownKid || failure.reason == .jwksUnavailable {
+            guard let issuerID = failure.issuerID, let cache = caches[issuerID] else { throw failure }
+            await cache.refresh(.onDemand)
+            verified = try verifier.verify(token, for: server, in: snapshot, keys: keys, now: now)
+        }
+        verifiedTokens.put(key, verified, now: now)
+        return verified
+    }
+}

@@ -1,0 +1,59 @@
+import Crypto
+import Metrics
+import Synchronization
+
+/// Tokens that passed verification for a server, kept until they expire so a repeated token
+/// costs a hash instead of a signature check. Keyed by the SHA-256 of the token (the token
+/// itself is never stored) and the server, since audience checks are per server. Bounded.
+package final class VerifiedTokenCache: Sendable {
+    struct Key: Hashable, Sendable {
+        var digest: SHA256Digest
+        var serverID: String
+    }
+
+    private let entries = Mutex<[Key: VerifiedToken]>([:])
+    package let capacity: Int
+    private let hits = Counter(label: "mcp_authz_token_cache_total", dimensions: [("result", "hit")])
+    private let misses = Counter(label: "mcp_authz_token_cache_total", dimensions: [("result", "miss")])
+
+    package init(capacity: Int = 10_000) {
+        self.capacity = max(1, capacity)
+    }
+
+    static func key(token: String, serverID: String) -> Key {
+        Key(digest: SHA256.hash(data: Array(token.utf8)), serverID: serverID)
+    }
+
+    func get(_ key: Key, now: Double) -> VerifiedToken? {
+        let found = entries.withLock { entries -> VerifiedToken? in
+            guard let entry = entries[key] else { return nil }
+            guard now <= entry.expiresAt else {
+                entries[key] = nil
+                return nil
+            }
+            return entry
+        }
+        if found == nil { misses.increment() } else { hits.increment() }
+        return found
+    }
+
+    func put(_ key: Key, _ token: VerifiedToken, now: Double) {
+        entries.withLock { entries in
+            if entries.count >= capacity {
+                entries = entries.filter { $0.value.expiresAt >= now }
+                // Still full: drop an arbitrary half rather than grow without bound.
+                if entries.count >= capacity {
+                    for key in entries.keys.prefix(entries.count / 2 + 1) { entries[key] = nil }
+                }
+            }
+            entries[key] = token
+        }
+    }
+
+    package var count: Int { entries.withLock { $0.count } }
+
+    /// Forgets everything, for example after a policy reload changed how claims are read.
+    package func removeAll() {
+        entries.withLock { $0.removeAll() }
+    }
+}

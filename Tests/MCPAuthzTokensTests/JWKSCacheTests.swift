@@ -1,0 +1,206 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import MCPAuthzPolicy
+import MCPAuthzTestSupport
+import Testing
+
+@testable import MCPAuthzTokens
+
+/// The JWKS cache against a real HTTP identity provider on 127.0.0.1 that each test controls.
+@Suite struct JWKSCacheTests {
+    /// A stub IdP, tokens minted for its issuer URL, and a policy naming it.
+    struct World {
+        let idp: StubIdentityProvider
+        let minted: MintedTokens
+        let snapshot: PolicySnapshot
+        let server: ServerConfig
+        let authenticator: TokenAuthenticator
+
+        var cache: JWKSCache { authenticator.caches["idp"]! }
+
+        static func start(
+            jwksURI: Bool = true, settings: (inout JWKSCacheSettings) -> Void = { _ in }
+        ) async throws -> World {
+            let idp = try await StubIdentityProvider.start()
+            let issuer = idp.baseURL + "/"
+            let minted = try MintedTokens.mint(issuer: issuer).get()
+            let snapshot = try minted.snapshot(issuerExtra: jwksURI ? "\n    jwks_uri: \(idp.baseURL)/jwks" : "")
+            var cacheSettings = JWKSCacheSettings()
+            cacheSettings.fetchTimeout = .seconds(2)
+            settings(&cacheSettings)
+            let authenticator = TokenAuthenticator(
+                issuers: snapshot.policy.issuers, settings: cacheSettings, httpClient: HTTPClient.shared,
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            )
+            let server = try #require(snapshot.servers["srv"]).config
+            return World(idp: idp, minted: minted, snapshot: snapshot, server: server, authenticator: authenticator)
+        }
+
+        func serve(_ jwks: Data, maxAge: Int? = nil, delay: Duration = .zero) {
+            idp.set("/jwks", .json(String(decoding: jwks, as: UTF8.self), maxAge: maxAge, delay: delay))
+        }
+
+        /// The reason a minted token is refused, or "accepted".
+        func outcome(_ token: String) async -> String {
+            do {
+                _ = try await authenticator.authenticate(token, for: server, in: snapshot, now: Date().timeIntervalSince1970)
+                return "accepted"
+            } catch {
+                return error.reason.rawValue
+            }
+        }
+
+        func outcome(named name: String) async throws -> String {
+            await outcome(try minted.token(name))
+        }
+    }
+
+    @Test func keysAreFoundThroughOIDCDiscovery() async throws {
+        let world = try await World.start(jwksURI: false)
+        defer { Task { await world.idp.stop() } }
+        world.idp.set("/.well-known/openid-configuration", .json(#"{"issuer":"\#(world.idp.baseURL)/","jwks_uri":"\#(world.idp.baseURL)/jwks"}"#))
+        world.serve(world.minted.jwks)
+        #expect(try await world.outcome(named: "valid_rs256") == "accepted")
+        #expect(world.idp.requests("/jwks") == 1)
+    }
+
+    @Test func discoveryFallsBackToOAuthAuthorizationServerMetadata() async throws {
+        let world = try await World.start(jwksURI: false)
+        defer { Task { await world.idp.stop() } }
+        world.idp.set(
+            "/.well-known/oauth-authorization-server", .json(#"{"issuer":"\#(world.idp.baseURL)/","jwks_uri":"\#(world.idp.baseURL)/jwks"}"#))
+        world.serve(world.minted.jwks)
+        #expect(try await world.outcome(named: "valid_es256") == "accepted")
+        #expect(world.idp.requests("/.well-known/openid-configuration") == 1)
+    }
+
+    @Test func discoveryNamingAnotherIssuerIsNotTrusted() async throws {
+        let world = try await World.start(jwksURI: false)
+        defer { Task { await world.idp.stop() } }
+        world.idp.set("/.well-known/openid-configuration", .json(#"{"issuer":"https://evil.example/","jwks_uri":"\#(world.idp.baseURL)/jwks"}"#))
+        world.serve(world.minted.jwks)
+        #expect(try await world.outcome(named: "valid_rs256") == "jwks_unavailable")
+        #expect(world.idp.requests("/jwks") == 0)
+    }
+
+    @Test func aRotatedKeyIsPickedUpOnItsFirstUnknownKidAndTheOldKeyIsDropped() async throws {
+        let world = try await World.start()
+        defer { Task { await world.idp.stop() } }
+        world.serve(world.minted.jwks)
+        await world.cache.refresh(.scheduled)
+        #expect(world.cache.currentKeys()?.kids == ["ec-1", "ed-1", "rsa-1"])
+        world.serve(world.minted.rotatedJWKS)
+        #expect(try await world.outcome(named: "signed_by_next_key") == "accepted")
+        #expect(world.cache.currentKeys()?.kids == ["rsa-next"])
+        #expect(try await world.outcome(named: "valid_ps256") == "unknown_kid", "rsa-1 is gone and a refresh was just made")
+        #expect(world.idp.requests("/jwks") == 2)
+    }
+
+    @Test func lastGoodKeysKeepServingWhenTheIdPIsDownOrAnswersGarbage() async throws {
+        let world = try await World.start()
+        defer { Task { await world.idp.stop() } }
+        world.serve(world.minted.jwks)
+        await world.cache.refresh(.scheduled)
+        for failure: StubIdentityProvider.Response in [
+            .init(status: 503, body: "down"), .init(body: "<html>login</html>"), .json("{\"keys\": [tru"), .json(#"{"keys": []}"#),
+        ] {
+            world.idp.set("/jwks", failure)
+            await world.cache.refresh(.scheduled)
+            #expect(world.cache.currentKeys()?.kids == ["ec-1", "ed-1", "rsa-1"])
+            #expect(try await world.outcome(named: "valid_eddsa") == "accepted")
+        }
+        await world.idp.stop()
+        await world.cache.refresh(.scheduled)
+        #expect(try await world.outcome(named: "valid_es256") == "accepted")
+    }
+
+    @Test func withoutEverHavingKeysTokensAreRefusedAsUnavailable() async throws {
+        let world = try await World.start()
+        defer { Task { await world.idp.stop() } }
+        world.idp.set("/jwks", .init(body: "<html>maintenance</html>"))
+        #expect(try await world.outcome(named: "valid_rs256") == "jwks_unavailable")
+    }
+
+    @Test func staleKeysExpireAfterTheStaleLimit() async throws {
+        let world = try await World.start { settings in
+            settings.defaultRefreshInterval = .zero
+            settings.maxStale = .milliseconds(200)
+        }
+        defer { Task { await world.idp.stop() } }
+        world.serve(world.minted.jwks)
+        await world.cache.refresh(.scheduled)
+        #expect(world.cache.currentKeys() != nil)
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(world.cache.currentKeys() == nil)
+    }
+
+    @Test func aSlowIdPDoesNotHoldARequestPastTheFetchTimeout() async throws {
+        let world = try await World.start { $0.fetchTimeout = .milliseconds(300) }
+        defer { Task { await world.idp.stop() } }
+        world.idp.set("/jwks", .json(String(decoding: world.minted.jwks, as: UTF8.self), delay: .seconds(10)))
+        let start = ContinuousClock.now
+        #expect(try await world.outcome(named: "valid_rs256") == "jwks_unavailable")
+        #expect(ContinuousClock.now - start < .seconds(5), "the fetch deadline, not the IdP, ends the wait")
+    }
+
+    @Test func aThousandConcurrentRequestsWithAnUnknownKidCauseExactlyOneFetch() async throws {
+        let world = try await World.start()
+        defer { Task { await world.idp.stop() } }
+        world.serve(world.minted.jwks)
+        await world.cache.refresh(.scheduled)
+        // A slow answer keeps the refresh in flight while every request arrives.
+        world.serve(world.minted.rotatedJWKS, delay: .milliseconds(500))
+        let token = try world.minted.token("signed_by_next_key")
+        let outcomes = await withTaskGroup(of: String.self) { group in
+            for _ in 0..<1_000 { group.addTask { await world.outcome(token) } }
+            return await group.reduce(into: [String: Int]()) { $0[$1, default: 0] += 1 }
+        }
+        #expect(outcomes == ["accepted": 1_000])
+        #expect(world.idp.requests("/jwks") == 2, "one start-up fetch and one refresh")
+    }
+
+    @Test func aFloodOfRandomKidsCausesAtMostOneFetchPerInterval() async throws {
+        let world = try await World.start { $0.minRefreshInterval = .seconds(60) }
+        defer { Task { await world.idp.stop() } }
+        world.serve(world.minted.jwks)
+        await world.cache.refresh(.scheduled)
+        let valid = try world.minted.token("valid_rs256").split(separator: ".")
+        for n in 0..<300 {
+            let header = Base64URL.encode(Array(#"{"alg":"RS256","kid":"random-\#(n)"}"#.utf8))
+            #expect(await world.outcome("\(header).\(valid[1]).\(valid[2])") == "unknown_kid")
+        }
+        #expect(world.idp.requests("/jwks") == 2, "one start-up fetch and one on-demand refresh")
+    }
+
+    @Test func aLocalJWKSFileNeedsNoNetwork() async throws {
+        let minted = try MintedTokens.load()
+        let file = NSTemporaryDirectory() + "mcp-authz-jwks-" + UUID().uuidString + ".json"
+        try minted.jwks.write(to: URL(fileURLWithPath: file))
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let snapshot = try minted.snapshot(issuerExtra: "\n    jwks_file: \(file)")
+        let authenticator = TokenAuthenticator(
+            issuers: snapshot.policy.issuers, httpClient: HTTPClient.shared, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        let server = try #require(snapshot.servers["srv"]).config
+        let verified = try await authenticator.authenticate(try minted.token("valid_rs256"), for: server, in: snapshot, now: minted.now)
+        #expect(verified.identity.subject == "user-1")
+    }
+
+    @Test func aRepeatedTokenIsServedFromTheVerifiedTokenCacheUntilItExpires() async throws {
+        let minted = try MintedTokens.load()
+        let snapshot = try minted.snapshot()
+        let server = try #require(snapshot.servers["srv"]).config
+        let cache = VerifiedTokenCache(capacity: 4)
+        let keys = try await IssuerKeys.load(jwks: minted.jwks, algorithms: ["RS256"])
+        let token = try minted.token("valid_rs256")
+        let key = VerifiedTokenCache.key(token: token, serverID: "srv")
+        let verified = try TokenVerifier().verify(token, for: server, in: snapshot, keys: { _ in keys }, now: minted.now)
+        cache.put(key, verified, now: minted.now)
+        #expect(cache.get(key, now: minted.now)?.identity.subject == "user-1")
+        #expect(cache.get(VerifiedTokenCache.key(token: token, serverID: "other"), now: minted.now) == nil, "per server")
+        #expect(cache.get(key, now: verified.expiresAt + 1) == nil, "gone once expired")
+        for n in 0..<10 { cache.put(VerifiedTokenCache.key(token: "t\(n)", serverID: "srv"), verified, now: minted.now) }
+        #expect(cache.count <= 4)
+    }
+}
