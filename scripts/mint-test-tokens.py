@@ -6,11 +6,15 @@ Usage: mint-test-tokens.py OUTDIR [ISSUER]
 Writes, into OUTDIR, fresh keys every run (no key is ever committed):
   jwks.json    the issuer's public keys, plus keys a verifier must skip (enc, oct, weak RSA, private)
   jwks_rotated.json  the same issuer after a rotation: only the key "rsa-next"
+  jwks_shapes.json   {provider: JWKS} in the shapes Auth0, Google, Entra ID, Keycloak and
+                     Cloudflare Access publish (x5c chains, no alg, several keys, enc keys, extra
+                     top-level fields); tokens "shape_<provider>" are signed by their first key
   tokens.json  {case name: compact JWS}
   meta.json    {"now": seconds used as the current time, "issuer", "resource", "audience"}
 The Swift tests verify these tokens with mcp-authz and assert each case's outcome.
 """
 import base64
+import datetime
 import hashlib
 import hmac
 import json
@@ -20,7 +24,9 @@ import time
 import warnings
 
 import jwt
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 ISSUER = sys.argv[2] if len(sys.argv) > 2 else "https://idp.test.example/"
@@ -42,6 +48,60 @@ def public_jwk(key, kid, alg=None, use="sig"):
     if use:
         jwk["use"] = use
     return jwk
+
+
+def self_signed_der(key, name):
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def provider_shapes(rsa_keys, ec_key):
+    """JWKS documents shaped like those real providers publish, around freshly made keys."""
+    def rsa_fields(key):
+        numbers = key.public_key().public_numbers()
+        return {"kty": "RSA", "n": b64url(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
+                "e": b64url(numbers.e.to_bytes(3, "big"))}
+
+    def x5(key, name):
+        der = self_signed_der(key, name)
+        return {"x5c": [base64.b64encode(der).decode()], "x5t": b64url(hashlib.sha1(der).digest()),
+                "x5t#S256": b64url(hashlib.sha256(der).digest())}
+
+    a, b, c = rsa_keys
+    auth0 = {"keys": [
+        {"alg": "RS256", "use": "sig", "kid": "auth0-1", **rsa_fields(a), **{k: v for k, v in x5(a, "auth0").items() if k != "x5t#S256"}},
+        {"alg": "RS256", "use": "sig", "kid": "auth0-2", **rsa_fields(b), **{k: v for k, v in x5(b, "auth0").items() if k != "x5t#S256"}},
+    ]}
+    google = {"keys": [
+        {"e": rsa_fields(a)["e"], "kty": "RSA", "use": "sig", "alg": "RS256", "kid": "google-1", "n": rsa_fields(a)["n"]},
+        {"e": rsa_fields(b)["e"], "kty": "RSA", "use": "sig", "alg": "RS256", "kid": "google-2", "n": rsa_fields(b)["n"]},
+    ]}
+    entra = {"keys": [
+        {"kty": "RSA", "use": "sig", "kid": "entra-1", **rsa_fields(a), **x5(a, "accounts.accesscontrol.windows.net"),
+         "cloud_instance_name": "microsoftonline.com", "issuer": "https://login.microsoftonline.com/tenant/v2.0"},
+        {"kty": "RSA", "use": "sig", "kid": "entra-2", **rsa_fields(b), **x5(b, "accounts.accesscontrol.windows.net"),
+         "cloud_instance_name": "microsoftonline.com"},
+    ]}
+    ec_numbers = ec_key.public_key().public_numbers()
+    keycloak = {"keys": [
+        {"kid": "keycloak-1", "kty": "RSA", "alg": "RS256", "use": "sig", **rsa_fields(a), **x5(a, "platform")},
+        {"kid": "keycloak-enc", "kty": "RSA", "alg": "RSA-OAEP", "use": "enc", **rsa_fields(c), **x5(c, "platform")},
+        {"kid": "keycloak-ec", "kty": "EC", "alg": "ES256", "use": "sig", "crv": "P-256",
+         "x": b64url(ec_numbers.x.to_bytes(32, "big")), "y": b64url(ec_numbers.y.to_bytes(32, "big"))},
+    ]}
+    cloudflare = {
+        "keys": [
+            {"kid": "cf-1", "kty": "RSA", "alg": "RS256", "use": "sig", **rsa_fields(a)},
+            {"kid": "cf-2", "kty": "RSA", "alg": "RS256", "use": "sig", **rsa_fields(b)},
+        ],
+        "public_cert": {"kid": "cf-1", "cert": "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n"},
+        "public_certs": [{"kid": "cf-1", "cert": "..."}, {"kid": "cf-2", "cert": "..."}],
+    }
+    return {"auth0": auth0, "google": google, "entra": entra, "keycloak": keycloak, "cloudflare": cloudflare}
 
 
 def main() -> int:
@@ -132,6 +192,10 @@ def main() -> int:
     }
 
     (out / "jwks.json").write_text(json.dumps(jwks, indent=1))
+    shapes = provider_shapes((rsa_main, rsa_other, rsa_next), ec_main)
+    for provider, document in shapes.items():
+        tokens["shape_" + provider] = sign(rsa_main, "RS256", document["keys"][0]["kid"])
+    (out / "jwks_shapes.json").write_text(json.dumps(shapes, indent=1))
     (out / "jwks_rotated.json").write_text(json.dumps({"keys": [public_jwk(rsa_next.public_key(), "rsa-next", "RS256")]}))
     (out / "tokens.json").write_text(json.dumps(tokens, indent=1))
     (out / "meta.json").write_text(json.dumps({"now": now, "issuer": ISSUER, "resource": RESOURCE, "audience": AUDIENCE}))

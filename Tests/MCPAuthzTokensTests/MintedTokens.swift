@@ -9,6 +9,8 @@ import Testing
 struct MintedTokens: Sendable {
     let jwks: Data
     let rotatedJWKS: Data
+    /// Provider name to a JWKS in that provider's shape.
+    let providerJWKS: [String: Data]
     let tokens: [String: String]
     let now: Double
     let issuer: String
@@ -43,6 +45,9 @@ struct MintedTokens: Sendable {
         do {
             let jwks = try Data(contentsOf: URL(fileURLWithPath: out + "/jwks.json"))
             let rotatedJWKS = try Data(contentsOf: URL(fileURLWithPath: out + "/jwks_rotated.json"))
+            let shapes =
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/jwks_shapes.json"))) as? [String: Any] ?? [:]
+            let providerJWKS = try shapes.mapValues { try JSONSerialization.data(withJSONObject: $0) }
             let tokens = try JSONDecoder().decode([String: String].self, from: Data(contentsOf: URL(fileURLWithPath: out + "/tokens.json")))
             struct Meta: Decodable {
                 var now: Double
@@ -53,7 +58,8 @@ struct MintedTokens: Sendable {
             let meta = try JSONDecoder().decode(Meta.self, from: Data(contentsOf: URL(fileURLWithPath: out + "/meta.json")))
             return .success(
                 MintedTokens(
-                    jwks: jwks, rotatedJWKS: rotatedJWKS, tokens: tokens, now: meta.now, issuer: meta.issuer, resource: meta.resource,
+                    jwks: jwks, rotatedJWKS: rotatedJWKS, providerJWKS: providerJWKS, tokens: tokens, now: meta.now, issuer: meta.issuer,
+                    resource: meta.resource,
                     audience: meta.audience
                 )
             )

@@ -160,3 +160,32 @@ import Testing
         #expect(keys.skipped == ["key 'k': contains a private key, refused"])
     }
 }
+
+/// JWKS documents shaped as real providers publish them parse, and their keys verify.
+@Suite struct ProviderJWKSTests {
+    @Test(arguments: [
+        ("auth0", ["auth0-1", "auth0-2"]),
+        ("google", ["google-1", "google-2"]),
+        ("entra", ["entra-1", "entra-2"]),
+        ("keycloak", ["keycloak-1", "keycloak-ec"]),
+        ("cloudflare", ["cf-1", "cf-2"]),
+    ])
+    func providerDocumentsParseAndVerify(provider: String, kids: [String]) async throws {
+        let minted = try MintedTokens.load()
+        let document = try #require(minted.providerJWKS[provider])
+        let keys = try await IssuerKeys.load(jwks: document, algorithms: ["RS256", "ES256"])
+        #expect(keys.kids == kids)
+        let snapshot = try minted.snapshot()
+        let server = try #require(snapshot.servers["srv"]).config
+        let verified = try TokenVerifier().verify(
+            try minted.token("shape_\(provider)"), for: server, in: snapshot, keys: { _ in keys }, now: minted.now
+        )
+        #expect(verified.kid == kids.first)
+    }
+
+    @Test func keycloaksEncryptionKeyIsSkippedWithAReason() async throws {
+        let minted = try MintedTokens.load()
+        let keys = try await IssuerKeys.load(jwks: try #require(minted.providerJWKS["keycloak"]), algorithms: ["RS256", "ES256"])
+        #expect(keys.skipped == ["key 'keycloak-enc': use 'enc' is not for signatures"])
+    }
+}

@@ -1,0 +1,46 @@
+import MCPAuthzPolicy
+
+/// Finds the bearer token of a request for a server: in `Authorization: Bearer …` (RFC 6750
+/// §2.1), or in the `token_header` of an issuer the server accepts (Cloudflare Access sends
+/// `Cf-Access-Jwt-Assertion`). Header names compare case-insensitively.
+package enum BearerTokenExtractor {
+    /// - Parameter header: all values of a request header, by name.
+    package static func token(for server: ServerConfig, in snapshot: PolicySnapshot, header: (String) -> [String]) throws(TokenFailure)
+        -> String
+    {
+        let authorization = header("Authorization")
+        if authorization.count > 1 {
+            throw TokenFailure(.tokenMalformed, "more than one Authorization header")
+        }
+        if let value = authorization.first {
+            // The scheme is case-insensitive; the token is everything after one space.
+            guard value.count > 7, value.prefix(7).asciiLowercased() == "bearer " else {
+                throw TokenFailure(.tokenMissing, "Authorization is not a Bearer credential")
+            }
+            return try checked(String(value.dropFirst(7)))
+        }
+        for issuerID in server.issuers.map(\.value) {
+            guard let name = snapshot.issuers[issuerID]?.tokenHeader?.value else { continue }
+            let values = header(name)
+            if values.count > 1 { throw TokenFailure(.tokenMalformed, "more than one \(name) header") }
+            if let value = values.first { return try checked(value) }
+        }
+        throw TokenFailure(.tokenMissing, "no bearer token in the request")
+    }
+
+    /// A token is base64url parts and dots only (RFC 6750 b64token, narrowed to JWS).
+    private static func checked(_ token: String) throws(TokenFailure) -> String {
+        guard !token.isEmpty else { throw TokenFailure(.tokenMissing, "empty bearer token") }
+        let valid = token.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
+                return true
+            default:
+                return false
+            }
+        }
+        guard valid else { throw TokenFailure(.tokenMalformed, "bearer token has characters a JWS cannot have") }
+        return token
+    }
+}

@@ -1,0 +1,46 @@
+import MCPAuthzPolicy
+import Testing
+
+@testable import MCPAuthzTokens
+
+@Suite struct BearerTokenExtractorTests {
+    let snapshot: PolicySnapshot
+    let server: ServerConfig
+
+    init() throws {
+        let minted = try MintedTokens.load()
+        snapshot = try minted.snapshot(issuerExtra: "\n    token_header: Cf-Access-Jwt-Assertion")
+        server = try #require(snapshot.servers["srv"]).config
+    }
+
+    func extract(_ headers: [(String, String)]) -> String {
+        do {
+            return try BearerTokenExtractor.token(for: server, in: snapshot) { name in
+                headers.filter { $0.0.lowercased() == name.lowercased() }.map(\.1)
+            }
+        } catch {
+            return error.reason.rawValue
+        }
+    }
+
+    @Test func theAuthorizationBearerCredentialIsTheToken() {
+        #expect(extract([("Authorization", "Bearer a.b.c")]) == "a.b.c")
+        #expect(extract([("authorization", "bearer a.b.c")]) == "a.b.c", "scheme and header name are case-insensitive")
+    }
+
+    @Test func theIssuersTokenHeaderIsReadWhenThereIsNoAuthorization() {
+        #expect(extract([("cf-access-jwt-assertion", "x.y.z")]) == "x.y.z")
+    }
+
+    @Test func noTokenIsTokenMissing() {
+        #expect(extract([]) == "token_missing")
+        #expect(extract([("Authorization", "Basic dXNlcjpwYXNz")]) == "token_missing")
+        #expect(extract([("Authorization", "Bearer ")]) == "token_missing")
+    }
+
+    @Test func ambiguousOrImpossibleTokensAreMalformed() {
+        #expect(extract([("Authorization", "Bearer a.b.c"), ("Authorization", "Bearer d.e.f")]) == "token_malformed")
+        #expect(extract([("Authorization", "Bearer a.b.c\r\nX-Evil: 1")]) == "token_malformed")
+        #expect(extract([("Authorization", "Bearer  a.b.c")]) == "token_malformed")
+    }
+}
