@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .executable(name: "mcp-authz", targets: ["MCPAuthzCLI"]),
         .executable(name: "policy-bench", targets: ["PolicyBenchmark"]),
+        .executable(name: "token-bench", targets: ["TokenBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
@@ -57,6 +58,12 @@ let package = Package(
         .executableTarget(
             name: "PolicyBenchmark",
             dependencies: ["MCPAuthzPolicy"],
+            swiftSettings: swiftSettings
+        ),
+        // On-demand benchmark of token verification (never part of the tests).
+        .executableTarget(
+            name: "TokenBenchmark",
+            dependencies: ["MCPAuthzTokens", "MCPAuthzPolicy", .product(name: "JWTKit", package: "jwt-kit")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

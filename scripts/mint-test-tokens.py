@@ -27,7 +27,7 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 ISSUER = sys.argv[2] if len(sys.argv) > 2 else "https://idp.test.example/"
 RESOURCE = "https://mcp.test.example/mcp"
@@ -150,6 +150,10 @@ def main() -> int:
     _, hs_input = handmade(hs_header, claims())
     hs_token = hs_input + "." + b64url(hmac.new(rsa_public_pem, hs_input.encode(), hashlib.sha256).digest())
     valid = sign(rsa_main, "RS256", "rsa-1")
+    # Two "sub" members, validly signed: which one would a relying party read? Refused.
+    dup_input = (b64url(json.dumps({"alg": "RS256", "kid": "rsa-1"}).encode()) + "." +
+                 b64url(('{"iss":"%s","sub":"alice","sub":"admin","aud":"%s","exp":%d}' % (ISSUER, RESOURCE, now + 600)).encode()))
+    duplicated = dup_input + "." + b64url(rsa_main.sign(dup_input.encode(), padding.PKCS1v15(), hashes.SHA256()))
     stripped = valid.rsplit(".", 1)[0] + "."
 
     tokens = {
@@ -182,6 +186,7 @@ def main() -> int:
         "alg_none_upper": none_upper,
         "hs256_with_rsa_public_key": hs_token,
         "signature_stripped": stripped,
+        "duplicated_claims": duplicated,
         "jku_elsewhere": sign(rsa_main, "RS256", "rsa-1", jku="https://attacker.example/jwks.json"),
         "crit_unknown": sign(rsa_main, "RS256", "rsa-1", crit=["exp-ext"], **{"exp-ext": 1}),
         "typ_jwt": sign(rsa_main, "RS256", "rsa-1", typ="JWT"),

@@ -71,8 +71,19 @@ struct ExplainCommand: ParsableCommand {
             }
             data = contents
         }
-        guard data.count <= 1 << 20, case let .object(object)? = try? JSONDecoder().decode(ClaimValue.self, from: data) else {
-            printError("\(claims): must be a JSON object of claims, at most 1 MiB")
+        guard data.count <= 1 << 20 else {
+            printError("\(claims): larger than 1 MiB")
+            throw ExitCode(1)
+        }
+        let value: ClaimValue
+        do {
+            value = try ClaimValue.parseJSON(data)
+        } catch {
+            printError("\(claims): invalid JSON: \(error)")
+            throw ExitCode(1)
+        }
+        guard case let .object(object) = value else {
+            printError("\(claims): must be a JSON object of claims")
             throw ExitCode(1)
         }
         return object

@@ -27,24 +27,24 @@ struct CompactJWS: Sendable {
         guard token.utf8.count <= limits.maxTokenBytes else {
             throw TokenFailure(.tokenTooLarge, "token is larger than \(limits.maxTokenBytes) bytes")
         }
-        let parts = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        guard parts.count == 3 else {
-            throw TokenFailure(.tokenMalformed, "a JWS has three dot-separated parts, this token has \(parts.count)")
+        let bytes = Array(token.utf8)
+        let dots = bytes.indices.filter { bytes[$0] == UInt8(ascii: ".") }
+        guard dots.count == 2 else {
+            throw TokenFailure(.tokenMalformed, "a JWS has three dot-separated parts, this token has \(dots.count + 1)")
         }
-        guard parts[0].count <= limits.maxHeaderBytes * 4 / 3 + 4 else {
+        let headerPart = bytes[..<dots[0]]
+        let payloadPart = bytes[(dots[0] + 1)..<dots[1]]
+        let signaturePart = bytes[(dots[1] + 1)...]
+        guard headerPart.count <= limits.maxHeaderBytes * 4 / 3 + 4 else {
             throw TokenFailure(.tokenMalformed, "token header is larger than \(limits.maxHeaderBytes) bytes")
         }
-        guard let headerBytes = Base64URL.decode(parts[0]), let payloadBytes = Base64URL.decode(parts[1]),
-            let signature = Base64URL.decode(parts[2])
+        guard let headerBytes = Base64URL.decode(headerPart), let payloadBytes = Base64URL.decode(payloadPart),
+            let signature = Base64URL.decode(signaturePart)
         else {
             throw TokenFailure(.tokenMalformed, "a token part is not unpadded base64url")
         }
-        guard case let .object(headerObject)? = try? JSONDecoder().decode(ClaimValue.self, from: Data(headerBytes)) else {
-            throw TokenFailure(.tokenMalformed, "token header is not a JSON object")
-        }
-        guard case let .object(claims)? = try? JSONDecoder().decode(ClaimValue.self, from: Data(payloadBytes)) else {
-            throw TokenFailure(.tokenMalformed, "token payload is not a JSON object")
-        }
+        let headerObject = try jsonObject(headerBytes, part: "header")
+        let claims = try jsonObject(payloadBytes, part: "payload")
         guard case let .string(alg)? = headerObject["alg"] else {
             throw TokenFailure(.tokenMalformed, "token header has no alg")
         }
@@ -62,30 +62,38 @@ struct CompactJWS: Sendable {
         if let crit = headerObject["crit"] {
             header.crit = crit.stringSet
         }
-        return CompactJWS(
-            signingInput: Array(token.utf8.prefix(parts[0].count + 1 + parts[1].count)), signature: signature, header: header,
-            claims: claims
-        )
+        return CompactJWS(signingInput: Array(bytes[..<dots[1]]), signature: signature, header: header, claims: claims)
+    }
+}
+
+extension CompactJWS {
+    /// A part decoded as a JSON object, with duplicate names and deep nesting refused.
+    static func jsonObject(_ bytes: [UInt8], part: String) throws(TokenFailure) -> [String: ClaimValue] {
+        let value: ClaimValue
+        do {
+            value = try ClaimValue.parseJSON(bytes)
+        } catch {
+            throw TokenFailure(.tokenMalformed, "token \(part): \(error)")
+        }
+        guard case let .object(object) = value else { throw TokenFailure(.tokenMalformed, "token \(part) is not a JSON object") }
+        return object
     }
 }
 
 /// Strict unpadded base64url (RFC 7515 §2): no padding, no other alphabet, no white space.
 enum Base64URL {
-    static func decode(_ text: some Collection<UInt8>) -> [UInt8]? {
+    static func decode(_ text: ArraySlice<UInt8>) -> [UInt8]? {
+        text.withUnsafeBufferPointer(decode)
+    }
+
+    static func decode(_ text: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         var output: [UInt8] = []
         output.reserveCapacity(text.count * 3 / 4)
         var buffer: UInt32 = 0
         var bits = 0
         for byte in text {
-            let value: UInt8
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): value = byte - UInt8(ascii: "A")
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): value = byte - UInt8(ascii: "a") + 26
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = byte - UInt8(ascii: "0") + 52
-            case UInt8(ascii: "-"): value = 62
-            case UInt8(ascii: "_"): value = 63
-            default: return nil
-            }
+            let value = alphabet[Int(byte)]
+            if value == invalid { return nil }
             buffer = (buffer << 6) | UInt32(value)
             bits += 6
             if bits >= 8 {
@@ -97,6 +105,17 @@ enum Base64URL {
         if bits >= 6 || buffer & ((1 << UInt32(bits)) - 1) != 0 { return nil }
         return output
     }
+
+    private static let invalid: UInt8 = 0xFF
+
+    /// Byte to 6-bit value, `invalid` outside the base64url alphabet.
+    private static let alphabet: [UInt8] = {
+        var table = [UInt8](repeating: invalid, count: 256)
+        for (value, character) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8.enumerated() {
+            table[Int(character)] = UInt8(value)
+        }
+        return table
+    }()
 
     static func encode(_ bytes: [UInt8]) -> String {
         Data(bytes).base64EncodedString()

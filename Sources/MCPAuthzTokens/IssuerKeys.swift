@@ -27,7 +27,7 @@ package struct IssuerKeys: Sendable {
         self.skipped = skipped
     }
 
-    func verifier(kid: String, algorithm: String) -> (any JWTAlgorithm)? {
+    package func verifier(kid: String, algorithm: String) -> (any JWTAlgorithm)? {
         verifiers[kid]?[algorithm]
     }
 
@@ -75,7 +75,7 @@ package struct IssuerKeys: Sendable {
                 skipped.append("\(label): kty \(kty) fits none of the allowed algorithms \(algorithms.joined(separator: ", "))")
                 continue
             }
-            if kty == "RSA", let n = key["n"] as? String, let modulus = Base64URL.decode(Array(n.utf8)) {
+            if kty == "RSA", let n = key["n"] as? String, let modulus = Base64URL.decode(Array(n.utf8)[...]) {
                 let bits = modulus.drop { $0 == 0 }.count * 8
                 if bits < minimumRSABits {
                     skipped.append("\(label): RSA key of \(bits) bits is below the minimum of \(minimumRSABits)")

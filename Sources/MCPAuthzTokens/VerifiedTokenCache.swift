@@ -6,7 +6,7 @@ import Synchronization
 /// costs a hash instead of a signature check. Keyed by the SHA-256 of the token (the token
 /// itself is never stored) and the server, since audience checks are per server. Bounded.
 package final class VerifiedTokenCache: Sendable {
-    struct Key: Hashable, Sendable {
+    package struct Key: Hashable, Sendable {
         var digest: SHA256Digest
         var serverID: String
     }
@@ -20,11 +20,11 @@ package final class VerifiedTokenCache: Sendable {
         self.capacity = max(1, capacity)
     }
 
-    static func key(token: String, serverID: String) -> Key {
+    package static func key(token: String, serverID: String) -> Key {
         Key(digest: SHA256.hash(data: Array(token.utf8)), serverID: serverID)
     }
 
-    func get(_ key: Key, now: Double) -> VerifiedToken? {
+    package func get(_ key: Key, now: Double) -> VerifiedToken? {
         let found = entries.withLock { entries -> VerifiedToken? in
             guard let entry = entries[key] else { return nil }
             guard now <= entry.expiresAt else {
@@ -37,7 +37,7 @@ package final class VerifiedTokenCache: Sendable {
         return found
     }
 
-    func put(_ key: Key, _ token: VerifiedToken, now: Double) {
+    package func put(_ key: Key, _ token: VerifiedToken, now: Double) {
         entries.withLock { entries in
             if entries.count >= capacity {
                 entries = entries.filter { $0.value.expiresAt >= now }

@@ -63,6 +63,7 @@ import Testing
         ("hs256_with_rsa_public_key", "algorithm_not_allowed"),
         ("signature_stripped", "signature_invalid"),
         ("crit_unknown", "token_malformed"),
+        ("duplicated_claims", "token_malformed"),
         ("no_kid", "kid_missing"),
     ])
     func badTokensAreRejectedWithTheirReason(name: String, reason: String) throws {

@@ -55,27 +55,6 @@ package enum ClaimValue: Sendable, Hashable {
     }
 }
 
-extension ClaimValue: Decodable {
-    package init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Int64.self) {
-            self = .integer(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([ClaimValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: ClaimValue].self))
-        }
-    }
-}
-
 extension ClaimValue: CustomStringConvertible {
     /// Compact JSON-like text, for explanations and test diffs.
     package var description: String {
