@@ -102,7 +102,8 @@ package actor JWKSCache {
                 wait = settings.retryInterval
             } else {
                 let due = loaded.withLock { $0?.refreshDue } ?? clock.now.advanced(by: settings.retryInterval)
-                wait = max(clock.now.duration(to: due), .seconds(1))
+                // The floor only guards against a hot loop; intervals come from the settings.
+                wait = max(clock.now.duration(to: due), .milliseconds(100))
             }
             do { try await Task.sleep(for: wait) } catch { return }
         }
@@ -121,8 +122,7 @@ package actor JWKSCache {
                 logger.warning("JWKS key skipped", metadata: ["jwks.issuer": "\(issuerID)", "jwks.note": "\(note)"])
             }
             guard !keys.isEmpty else { throw JWKSFetchError("JWKS has no usable signing key") }
-            let interval = maxAge.map { Self.clamp(.seconds($0), settings.minMaxAge, settings.maxMaxAge) } ?? settings.defaultRefreshInterval
-            let due = clock.now.advanced(by: interval)
+            let due = clock.now.advanced(by: Self.refreshInterval(maxAge: maxAge, settings))
             loaded.withLock { $0 = Loaded(keys: keys, refreshDue: due) }
             lastAttemptFailed = false
             refreshSuccesses.increment()
@@ -163,7 +163,10 @@ package actor JWKSCache {
         return (document.body, document.maxAge)
     }
 
-    static func clamp(_ value: Duration, _ low: Duration, _ high: Duration) -> Duration {
-        min(max(value, low), high)
+    /// When to refresh after a successful fetch: the response's max-age within the configured
+    /// bounds, or the default interval when it gave none.
+    static func refreshInterval(maxAge: Int?, _ settings: JWKSCacheSettings) -> Duration {
+        guard let maxAge else { return settings.defaultRefreshInterval }
+        return min(max(.seconds(maxAge), settings.minMaxAge), settings.maxMaxAge)
     }
 }

@@ -173,6 +173,36 @@ import Testing
         #expect(world.idp.requests("/jwks") == 2, "one start-up fetch and one on-demand refresh")
     }
 
+    @Test func maxAgeIsHonouredWithinItsBounds() {
+        var settings = JWKSCacheSettings()
+        settings.minMaxAge = .seconds(60)
+        settings.maxMaxAge = .seconds(3600)
+        settings.defaultRefreshInterval = .seconds(300)
+        #expect(JWKSCache.refreshInterval(maxAge: 0, settings) == .seconds(60))
+        #expect(JWKSCache.refreshInterval(maxAge: 600, settings) == .seconds(600))
+        #expect(JWKSCache.refreshInterval(maxAge: 1_000_000, settings) == .seconds(3600))
+        #expect(JWKSCache.refreshInterval(maxAge: nil, settings) == .seconds(300))
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func theRefreshLoopFetchesAtOnceAndEndsWhenCancelled() async throws {
+        let world = try await World.start()
+        defer { Task { await world.idp.stop() } }
+        world.serve(world.minted.jwks)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await world.cache.run() }
+            while world.cache.currentKeys() == nil { try? await Task.sleep(for: .milliseconds(20)) }
+            group.cancelAll()
+        }
+        #expect(world.idp.requests("/jwks") == 1)
+    }
+
+    @Test func maxAgeIsReadFromCacheControl() {
+        #expect(JWKSFetcher.maxAge(["public, max-age=3600, must-revalidate"]) == 3600)
+        #expect(JWKSFetcher.maxAge(["no-cache"]) == nil)
+        #expect(JWKSFetcher.maxAge(["max-age=-5"]) == nil)
+    }
+
     @Test func aLocalJWKSFileNeedsNoNetwork() async throws {
         let minted = try MintedTokens.load()
         let file = NSTemporaryDirectory() + "mcp-authz-jwks-" + UUID().uuidString + ".json"
