@@ -45,8 +45,12 @@ package actor JWKSCache {
     private let refreshesSkipped: Counter
     private let keyCount: Gauge
 
-    /// `fetcher` may be nil only for an issuer with a `jwks_file`.
-    package init(issuer: IssuerConfig, settings: JWKSCacheSettings, fetcher: JWKSFetcher?, logger: Logger) {
+    /// `fetcher` may be nil only for an issuer with a `jwks_file`. Metrics go to
+    /// `metrics`, the bootstrapped system by default.
+    package init(
+        issuer: IssuerConfig, settings: JWKSCacheSettings, fetcher: JWKSFetcher?, logger: Logger,
+        metrics: any MetricsFactory = MetricsSystem.factory
+    ) {
         issuerID = issuer.id.value
         self.issuer = issuer
         self.settings = settings
@@ -54,10 +58,14 @@ package actor JWKSCache {
         self.logger = logger
         staleLimit = settings.maxStale
         let dimensions = [("issuer", issuer.id.value)]
-        refreshSuccesses = Counter(label: "mcp_authz_jwks_refreshes_total", dimensions: dimensions + [("result", "success")])
-        refreshFailures = Counter(label: "mcp_authz_jwks_refreshes_total", dimensions: dimensions + [("result", "failure")])
-        refreshesSkipped = Counter(label: "mcp_authz_jwks_refreshes_skipped_total", dimensions: dimensions)
-        keyCount = Gauge(label: "mcp_authz_jwks_keys", dimensions: dimensions)
+        refreshSuccesses = Counter(
+            label: "mcp_authz_jwks_refreshes_total", dimensions: dimensions + [("result", "success")], factory: metrics
+        )
+        refreshFailures = Counter(
+            label: "mcp_authz_jwks_refreshes_total", dimensions: dimensions + [("result", "failure")], factory: metrics
+        )
+        refreshesSkipped = Counter(label: "mcp_authz_jwks_refreshes_skipped_total", dimensions: dimensions, factory: metrics)
+        keyCount = Gauge(label: "mcp_authz_jwks_keys", dimensions: dimensions, factory: metrics)
     }
 
     /// The keys to verify with now, or nil when none were ever loaded or the last good ones are

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Logging
 import MCPAuthzPolicy
+import Metrics
 
 /// Verifies bearer tokens for the servers of a policy, with a JWKS cache per issuer and a cache
 /// of verified tokens.
@@ -14,12 +15,13 @@ package final class TokenAuthenticator: Sendable {
 
     package init(
         issuers: [IssuerConfig], settings: JWKSCacheSettings = JWKSCacheSettings(), httpClient: HTTPClient,
-        verifiedTokens: VerifiedTokenCache = VerifiedTokenCache(), verifier: TokenVerifier = TokenVerifier(), logger: Logger
+        verifiedTokens: VerifiedTokenCache = VerifiedTokenCache(), verifier: TokenVerifier = TokenVerifier(), logger: Logger,
+        metrics: any MetricsFactory = MetricsSystem.factory
     ) {
         let fetcher = JWKSFetcher(client: httpClient, timeout: settings.fetchTimeout, maxBytes: settings.maxDocumentBytes)
         var caches: [String: JWKSCache] = [:]
         for issuer in issuers {
-            caches[issuer.id.value] = JWKSCache(issuer: issuer, settings: settings, fetcher: fetcher, logger: logger)
+            caches[issuer.id.value] = JWKSCache(issuer: issuer, settings: settings, fetcher: fetcher, logger: logger, metrics: metrics)
         }
         self.caches = caches
         self.verifiedTokens = verifiedTokens

@@ -13,11 +13,13 @@ package final class VerifiedTokenCache: Sendable {
 
     private let entries = Mutex<[Key: VerifiedToken]>([:])
     package let capacity: Int
-    private let hits = Counter(label: "mcp_authz_token_cache_total", dimensions: [("result", "hit")])
-    private let misses = Counter(label: "mcp_authz_token_cache_total", dimensions: [("result", "miss")])
+    private let hits: Counter
+    private let misses: Counter
 
-    package init(capacity: Int = 10_000) {
+    package init(capacity: Int = 10_000, metrics: any MetricsFactory = MetricsSystem.factory) {
         self.capacity = max(1, capacity)
+        hits = Counter(label: "mcp_authz_token_cache_total", dimensions: [("result", "hit")], factory: metrics)
+        misses = Counter(label: "mcp_authz_token_cache_total", dimensions: [("result", "miss")], factory: metrics)
     }
 
     package static func key(token: String, serverID: String) -> Key {

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MCPAuthzPolicy
 import MCPAuthzTestSupport
+import MetricsTestKit
 import Testing
 
 @testable import MCPAuthzTokens
@@ -16,6 +17,7 @@ import Testing
         let snapshot: PolicySnapshot
         let server: ServerConfig
         let authenticator: TokenAuthenticator
+        let metrics: TestMetrics
 
         var cache: JWKSCache { authenticator.caches["idp"]! }
 
@@ -29,12 +31,14 @@ import Testing
             var cacheSettings = JWKSCacheSettings()
             cacheSettings.fetchTimeout = .seconds(2)
             settings(&cacheSettings)
+            let metrics = TestMetrics()
             let authenticator = TokenAuthenticator(
                 issuers: snapshot.policy.issuers, settings: cacheSettings, httpClient: HTTPClient.shared,
-                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+                verifiedTokens: VerifiedTokenCache(metrics: metrics),
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), metrics: metrics
             )
             let server = try #require(snapshot.servers["srv"]).config
-            return World(idp: idp, minted: minted, snapshot: snapshot, server: server, authenticator: authenticator)
+            return World(idp: idp, minted: minted, snapshot: snapshot, server: server, authenticator: authenticator, metrics: metrics)
         }
 
         func serve(_ jwks: Data, maxAge: Int? = nil, delay: Duration = .zero) {
@@ -195,6 +199,27 @@ import Testing
             group.cancelAll()
         }
         #expect(world.idp.requests("/jwks") == 1)
+    }
+
+    @Test func refreshesFailuresSkipsKeysAndCacheHitsAreCounted() async throws {
+        let world = try await World.start()
+        defer { Task { await world.idp.stop() } }
+        world.serve(world.minted.jwks)
+        await world.cache.refresh(.scheduled)
+        world.idp.set("/jwks", .init(status: 503, body: "down"))
+        await world.cache.refresh(.scheduled)
+        await world.cache.refresh(.onDemand)
+        await world.cache.refresh(.onDemand)
+        #expect(try await world.outcome(named: "valid_rs256") == "accepted")
+        #expect(try await world.outcome(named: "valid_rs256") == "accepted")
+        let issuer = ("issuer", "idp")
+        let metrics = world.metrics
+        #expect(metrics.counterTotal(label: "mcp_authz_jwks_refreshes_total", dimensions: [issuer, ("result", "success")]) == 1)
+        #expect(metrics.counterTotal(label: "mcp_authz_jwks_refreshes_total", dimensions: [issuer, ("result", "failure")]) == 2)
+        #expect(metrics.counterTotal(label: "mcp_authz_jwks_refreshes_skipped_total", dimensions: [issuer]) == 1)
+        #expect(try metrics.expectGauge("mcp_authz_jwks_keys", [issuer]).lastValue == 3)
+        #expect(metrics.counterTotal(label: "mcp_authz_token_cache_total", dimensions: [("result", "miss")]) == 1)
+        #expect(metrics.counterTotal(label: "mcp_authz_token_cache_total", dimensions: [("result", "hit")]) == 1)
     }
 
     @Test func maxAgeIsReadFromCacheControl() {
