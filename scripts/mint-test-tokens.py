@@ -188,6 +188,10 @@ def main() -> int:
         "signature_stripped": stripped,
         "duplicated_claims": duplicated,
         "jku_elsewhere": sign(rsa_main, "RS256", "rsa-1", jku="https://attacker.example/jwks.json"),
+        # Headers pointing at the issuer's own host, so a test can see that nothing fetches them.
+        "key_urls_on_issuer_host": sign(rsa_main, "RS256", "rsa-9", jku=ISSUER + "attacker/jwks.json",
+                                        x5u=ISSUER + "attacker/cert.pem",
+                                        jwk=public_jwk(rsa_main.public_key(), "rsa-9")),
         "crit_unknown": sign(rsa_main, "RS256", "rsa-1", crit=["exp-ext"], **{"exp-ext": 1}),
         "typ_jwt": sign(rsa_main, "RS256", "rsa-1", typ="JWT"),
         "signed_by_next_key": sign(rsa_next, "RS256", "rsa-next"),

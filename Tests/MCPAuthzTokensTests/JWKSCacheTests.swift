@@ -222,6 +222,18 @@ import Testing
         #expect(metrics.counterTotal(label: "mcp_authz_token_cache_total", dimensions: [("result", "hit")]) == 1)
     }
 
+    @Test func keyURLsAndKeysNamedByATokenAreNeverFetchedOrUsed() async throws {
+        let world = try await World.start()
+        defer { Task { await world.idp.stop() } }
+        world.serve(world.minted.jwks)
+        world.idp.set("/attacker/jwks.json", .json(String(decoding: world.minted.rotatedJWKS, as: UTF8.self)))
+        // kid rsa-9 is not in the issuer's JWKS; the token offers it through jku, x5u and jwk.
+        #expect(try await world.outcome(named: "key_urls_on_issuer_host") == "unknown_kid")
+        #expect(world.idp.requests("/attacker/jwks.json") == 0)
+        #expect(world.idp.requests("/attacker/cert.pem") == 0)
+        #expect(world.idp.requests("/jwks") == 1, "only the policy's jwks_uri")
+    }
+
     @Test func maxAgeIsReadFromCacheControl() {
         #expect(JWKSFetcher.maxAge(["public, max-age=3600, must-revalidate"]) == 3600)
         #expect(JWKSFetcher.maxAge(["no-cache"]) == nil)
