@@ -138,6 +138,8 @@ package actor JWKSCache {
             logger.info("JWKS refreshed", metadata: ["jwks.issuer": "\(issuerID)", "jwks.keys": "\(keys.kids.count)"])
         } catch {
             lastAttemptFailed = true
+            // The provider may have moved its keys: discover again on the next attempt.
+            discoveredJWKSURI = nil
             refreshFailures.increment()
             let serving = currentKeys() != nil
             logger.error(

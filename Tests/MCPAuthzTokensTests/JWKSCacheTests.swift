@@ -79,6 +79,20 @@ import Testing
         #expect(world.idp.requests("/.well-known/openid-configuration") == 1)
     }
 
+    @Test func aFailedFetchFromADiscoveredURIDiscoversAgain() async throws {
+        let world = try await World.start(jwksURI: false)
+        defer { Task { await world.idp.stop() } }
+        let metadata = #"{"issuer":"\#(world.idp.baseURL)/","jwks_uri":"\#(world.idp.baseURL)/PATH"}"#
+        world.idp.set("/.well-known/openid-configuration", .json(metadata.replacingOccurrences(of: "PATH", with: "old-jwks")))
+        world.serve(world.minted.jwks)
+        await world.cache.refresh(.scheduled)
+        #expect(world.cache.currentKeys() == nil, "/old-jwks answers 404")
+        world.idp.set("/.well-known/openid-configuration", .json(metadata.replacingOccurrences(of: "PATH", with: "jwks")))
+        await world.cache.refresh(.scheduled)
+        #expect(world.cache.currentKeys()?.kids == ["ec-1", "ed-1", "rsa-1"])
+        #expect(world.idp.requests("/.well-known/openid-configuration") == 2)
+    }
+
     @Test func discoveryNamingAnotherIssuerIsNotTrusted() async throws {
         let world = try await World.start(jwksURI: false)
         defer { Task { await world.idp.stop() } }
