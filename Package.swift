@@ -63,7 +63,9 @@ let package = Package(
         // On-demand benchmark of token verification (never part of the tests).
         .executableTarget(
             name: "TokenBenchmark",
-            dependencies: ["MCPAuthzTokens", "MCPAuthzPolicy", .product(name: "JWTKit", package: "jwt-kit")],
+            dependencies: [
+                "MCPAuthzTokens", "MCPAuthzPolicy", "MCPAuthzTestSupport", .product(name: "JWTKit", package: "jwt-kit"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -71,7 +73,8 @@ let package = Package(
             dependencies: ["MCPAuthzPolicy"],
             swiftSettings: swiftSettings
         ),
-        // For tests only: a stub identity provider serving discovery and JWKS on 127.0.0.1.
+        // For tests and benchmarks only: tokens minted by PyJWT, and a stub identity provider
+        // serving discovery and JWKS on 127.0.0.1.
         .target(
             name: "MCPAuthzTestSupport",
             dependencies: [

@@ -1,6 +1,7 @@
 import Foundation
 import JWTKit
 import MCPAuthzPolicy
+import MCPAuthzTestSupport
 import MCPAuthzTokens
 
 // Cost of token verification on one core: the full uncached path (parse, algorithm and claim
@@ -14,23 +15,7 @@ import MCPAuthzTokens
 let quick = CommandLine.arguments.contains("--quick")
 let seconds = quick ? 0.3 : 3.0
 
-func mint() -> (jwks: Data, tokens: [String: String], now: Double, issuer: String, resource: String) {
-    let out = NSTemporaryDirectory() + "token-bench-" + UUID().uuidString
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scripts/mint-test-tokens.py")
-    process.arguments = ["python3", script.standardized.path, out]
-    try! process.run()
-    process.waitUntilExit()
-    precondition(process.terminationStatus == 0, "mint-test-tokens.py failed (needs PyJWT and cryptography)")
-    defer { try? FileManager.default.removeItem(atPath: out) }
-    let jwks = try! Data(contentsOf: URL(fileURLWithPath: out + "/jwks.json"))
-    let tokens = try! JSONDecoder().decode([String: String].self, from: Data(contentsOf: URL(fileURLWithPath: out + "/tokens.json")))
-    let meta = try! JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/meta.json"))) as! [String: Any]
-    return (jwks, tokens, meta["now"] as! Double, meta["issuer"] as! String, meta["resource"] as! String)
-}
-
-let minted = mint()
+let minted = try! MintedTokenSet.mint()
 let policyFile = NSTemporaryDirectory() + "token-bench-\(UUID().uuidString).yaml"
 try! """
 version: 1

@@ -1,4 +1,5 @@
 import MCPAuthzPolicy
+import MCPAuthzTestSupport
 import Testing
 
 @testable import MCPAuthzTokens
@@ -8,7 +9,7 @@ import Testing
     let server: ServerConfig
 
     init() throws {
-        let minted = try MintedTokens.load()
+        let minted = try MintedTokenSet.load()
         snapshot = try minted.snapshot(issuerExtra: "\n    token_header: Cf-Access-Jwt-Assertion")
         server = try #require(snapshot.servers["srv"]).config
     }

@@ -13,7 +13,7 @@ import Testing
     /// A stub IdP, tokens minted for its issuer URL, and a policy naming it.
     struct World {
         let idp: StubIdentityProvider
-        let minted: MintedTokens
+        let minted: MintedTokenSet
         let snapshot: PolicySnapshot
         let server: ServerConfig
         let authenticator: TokenAuthenticator
@@ -26,7 +26,7 @@ import Testing
         ) async throws -> World {
             let idp = try await StubIdentityProvider.start()
             let issuer = idp.baseURL + "/"
-            let minted = try MintedTokens.mint(issuer: issuer).get()
+            let minted = try MintedTokenSet.mint(issuer: issuer)
             let snapshot = try minted.snapshot(issuerExtra: jwksURI ? "\n    jwks_uri: \(idp.baseURL)/jwks" : "")
             var cacheSettings = JWKSCacheSettings()
             cacheSettings.fetchTimeout = .seconds(2)
@@ -255,7 +255,7 @@ import Testing
     }
 
     @Test func aLocalJWKSFileNeedsNoNetwork() async throws {
-        let minted = try MintedTokens.load()
+        let minted = try MintedTokenSet.load()
         let file = NSTemporaryDirectory() + "mcp-authz-jwks-" + UUID().uuidString + ".json"
         try minted.jwks.write(to: URL(fileURLWithPath: file))
         defer { try? FileManager.default.removeItem(atPath: file) }
@@ -269,7 +269,7 @@ import Testing
     }
 
     @Test func aRepeatedTokenIsServedFromTheVerifiedTokenCacheUntilItExpires() async throws {
-        let minted = try MintedTokens.load()
+        let minted = try MintedTokenSet.load()
         let snapshot = try minted.snapshot()
         let server = try #require(snapshot.servers["srv"]).config
         let cache = VerifiedTokenCache(capacity: 4)

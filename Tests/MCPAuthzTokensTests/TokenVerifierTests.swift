@@ -1,16 +1,17 @@
 import Foundation
 import MCPAuthzPolicy
+import MCPAuthzTestSupport
 import Testing
 
 @testable import MCPAuthzTokens
 
 /// Tokens minted by PyJWT, verified by mcp-authz: each case gives exactly one outcome.
 @Suite struct TokenVerifierTests {
-    let minted: MintedTokens
+    let minted: MintedTokenSet
     let keys: IssuerKeys
 
     init() async throws {
-        minted = try MintedTokens.load()
+        minted = try MintedTokenSet.load()
         keys = try await IssuerKeys.load(jwks: minted.jwks, algorithms: ["RS256", "PS256", "ES256", "EdDSA"])
     }
 
@@ -141,7 +142,7 @@ import Testing
 /// Reading JWKS documents: unusable keys are skipped, never fatal.
 @Suite struct IssuerKeysTests {
     @Test func unusableKeysAreSkippedWithAReason() async throws {
-        let minted = try MintedTokens.load()
+        let minted = try MintedTokenSet.load()
         let keys = try await IssuerKeys.load(jwks: minted.jwks, algorithms: ["RS256", "PS256", "ES256", "EdDSA"])
         #expect(keys.kids == ["ec-1", "ed-1", "rsa-1"])
         #expect(keys.skipped.contains { $0.hasPrefix("key 'rsa-weak': RSA key of 1024 bits") })
@@ -172,7 +173,7 @@ import Testing
         ("cloudflare", ["cf-1", "cf-2"]),
     ])
     func providerDocumentsParseAndVerify(provider: String, kids: [String]) async throws {
-        let minted = try MintedTokens.load()
+        let minted = try MintedTokenSet.load()
         let document = try #require(minted.providerJWKS[provider])
         let keys = try await IssuerKeys.load(jwks: document, algorithms: ["RS256", "ES256"])
         #expect(keys.kids == kids)
@@ -185,7 +186,7 @@ import Testing
     }
 
     @Test func keycloaksEncryptionKeyIsSkippedWithAReason() async throws {
-        let minted = try MintedTokens.load()
+        let minted = try MintedTokenSet.load()
         let keys = try await IssuerKeys.load(jwks: try #require(minted.providerJWKS["keycloak"]), algorithms: ["RS256", "ES256"])
         #expect(keys.skipped == ["key 'keycloak-enc': use 'enc' is not for signatures"])
     }
