@@ -28,9 +28,15 @@ struct CompactJWS: Sendable {
             throw TokenFailure(.tokenTooLarge, "token is larger than \(limits.maxTokenBytes) bytes")
         }
         let bytes = Array(token.utf8)
-        let dots = bytes.indices.filter { bytes[$0] == UInt8(ascii: ".") }
+        var dots: [Int] = []
+        dots.reserveCapacity(2)
+        for index in bytes.indices where bytes[index] == UInt8(ascii: ".") {
+            dots.append(index)
+            if dots.count > 2 { break }
+        }
         guard dots.count == 2 else {
-            throw TokenFailure(.tokenMalformed, "a JWS has three dot-separated parts, this token has \(dots.count + 1)")
+            let found = dots.count > 2 ? "more" : "\(dots.count + 1)"
+            throw TokenFailure(.tokenMalformed, "a JWS has three dot-separated parts, this token has \(found)")
         }
         let headerPart = bytes[..<dots[0]]
         let payloadPart = bytes[(dots[0] + 1)..<dots[1]]

@@ -135,6 +135,14 @@ private struct JSONReader {
 
     mutating func string() throws(ClaimValue.JSONError) -> String {
         position += 1  // opening quote
+        // Most strings in tokens have no escapes: take them straight from the input.
+        var end = position
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            guard let text = String(validating: bytes[position..<end], as: UTF8.self) else { throw error("string is not valid UTF-8") }
+            position = end + 1
+            return text
+        }
         var utf8: [UInt8] = []
         while true {
             guard position < bytes.count else { throw error("unterminated string") }
