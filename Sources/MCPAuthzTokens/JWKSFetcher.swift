@@ -16,6 +16,16 @@ package struct JWKSFetcher: Sendable {
         self.maxBytes = maxBytes
     }
 
+    /// The HTTP client key fetching should use: no redirects (a JWKS location is configured or
+    /// discovered, never handed over by a 3xx that could lead to plain http or another host),
+    /// and a connect deadline. The caller owns it and shuts it down.
+    package static func makeHTTPClient(connectTimeout: Duration = .seconds(5)) -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        configuration.timeout = .init(connect: .nanoseconds(Int64(connectTimeout.components.seconds * 1_000_000_000)))
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
     struct Document {
         var body: Data
         /// `Cache-Control: max-age`, in seconds, when present.

@@ -18,6 +18,7 @@ import Testing
         let server: ServerConfig
         let authenticator: TokenAuthenticator
         let metrics: TestMetrics
+        let client: HTTPClient
 
         var cache: JWKSCache { authenticator.caches["idp"]! }
 
@@ -32,13 +33,21 @@ import Testing
             cacheSettings.fetchTimeout = .seconds(2)
             settings(&cacheSettings)
             let metrics = TestMetrics()
+            let client = JWKSFetcher.makeHTTPClient()
             let authenticator = TokenAuthenticator(
-                issuers: snapshot.policy.issuers, settings: cacheSettings, httpClient: HTTPClient.shared,
+                issuers: snapshot.policy.issuers, settings: cacheSettings, httpClient: client,
                 verifiedTokens: VerifiedTokenCache(metrics: metrics),
                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), metrics: metrics
             )
             let server = try #require(snapshot.servers["srv"]).config
-            return World(idp: idp, minted: minted, snapshot: snapshot, server: server, authenticator: authenticator, metrics: metrics)
+            return World(
+                idp: idp, minted: minted, snapshot: snapshot, server: server, authenticator: authenticator, metrics: metrics, client: client
+            )
+        }
+
+        func stop() async {
+            try? await client.shutdown()
+            await idp.stop()
         }
 
         func serve(_ jwks: Data, maxAge: Int? = nil, delay: Duration = .zero) {
@@ -62,7 +71,7 @@ import Testing
 
     @Test func keysAreFoundThroughOIDCDiscovery() async throws {
         let world = try await World.start(jwksURI: false)
-        defer { Task { await world.idp.stop() } }
+        defer { Task { await world.stop() } }
         world.idp.set("/.well-known/openid-configuration", .json(#"{"issuer":"\#(world.idp.baseURL)/","jwks_uri":"\#(world.idp.baseURL)/jwks"}"#))
         world.serve(world.minted.jwks)
         #expect(try await world.outcome(named: "valid_rs256") == "accepted")
@@ -71,7 +80,7 @@ import Testing
 
     @Test func discoveryFallsBackToOAuthAuthorizationServerMetadata() async throws {
         let world = try await World.start(jwksURI: false)
-        defer { Task { await world.idp.stop() } }
+        defer { Task { await world.stop() } }
         world.idp.set(
             "/.well-known/oauth-authorization-server", .json(#"{"issuer":"\#(world.idp.baseURL)/","jwks_uri":"\#(world.idp.baseURL)/jwks"}"#))
         world.serve(world.minted.jwks)
@@ -81,7 +90,7 @@ import Testing
 
     @Test func aFailedFetchFromADiscoveredURIDiscoversAgain() async throws {
         let world = try await World.start(jwksURI: false)
-        defer { Task { await world.idp.stop() } }
+        defer { Task { await world.stop() } }
         let metadata = #"{"issuer":"\#(world.idp.baseURL)/","jwks_uri":"\#(world.idp.baseURL)/PATH"}"#
         world.idp.set("/.well-known/openid-configuration", .json(metadata.replacingOccurrences(of: "PATH", with: "old-jwks")))
         world.serve(world.minted.jwks)
@@ -95,7 +104,7 @@ import Testing
 
     @Test func discoveryNamingAnotherIssuerIsNotTrusted() async throws {
         let world = try await World.start(jwksURI: false)
-        defer { Task { await world.idp.stop() } }
+        defer { Task { await world.stop() } }
         world.idp.set("/.well-known/openid-configuration", .json(#"{"issuer":"https://evil.example/","jwks_uri":"\#(world.idp.baseURL)/jwks"}"#))
         world.serve(world.minted.jwks)
         #expect(try await world.outcome(named: "valid_rs256") == "jwks_unavailable")
@@ -104,7 +113,7 @@ import Testing
 
     @Test func aRotatedKeyIsPickedUpOnItsFirstUnknownKidAndTheOldKeyIsDropped() async throws {
         let world = try await World.start()
-        defer { Task { await world.idp.stop() } }
+        defer { Task { await world.stop() } }
         world.serve(world.minted.jwks)
         await world.cache.refresh(.scheduled)
         #expect(world.cache.currentKeys()?.kids == ["ec-1", "ed-1", "rsa-1"])
@@ -117,7 +126,7 @@ import Testing
 
     @Test func lastGoodKeysKeepServingWhenTheIdPIsDownOrAnswersGarbage() async throws {
         let world = try await World.start()
-        defer { Task { await world.idp.stop() } }
+        defer { Task { await world.stop() } }
         world.serve(world.minted.jwks)
         await world.cache.refresh(.scheduled)
         for failure: StubIdentityProvider.Response in [
@@ -135,7 +144,7 @@ import Testing
 
     @Test func withoutEverHavingKeysTokensAreRefusedAsUnavailable() async throws {
         let world = try await World.start()
-        defer { Task { await world.idp.stop() } }
+        defer { Task { await world.stop() } }
         world.idp.set("/jwks", .init(body: "<html>maintenance</html>"))
         #expect(try await world.outcome(named: "valid_rs256") == "jwks_unavailable")
     }
@@ -145,7 +154,7 @@ import Testing
             settings.defaultRefreshInterval = .zero
             settings.maxStale = .milliseconds(200)
         }
-        defer { Task { await world.idp.stop() } }
+        defer { Task { await world.stop() } }
         world.serve(world.minted.jwks)
         await world.cache.refresh(.scheduled)
         #expect(world.cache.currentKeys() != nil)
@@ -155,7 +164,7 @@ import Testing
 
     @Test func aSlowIdPDoesNotHoldARequestPastTheFetchTimeout() async throws {
         let world = try await World.start { $0.fetchTimeout = .milliseconds(300) }
-        defer { Task { await world.idp.stop() } }
+        defer { Task { await world.stop() } }
         world.idp.set("/jwks", .json(String(decoding: world.minted.jwks, as: UTF8.self), delay: .seconds(10)))
         let start = ContinuousClock.now
         #expect(try await world.outcome(named: "valid_rs256") == "jwks_unavailable")
@@ -164,7 +173,7 @@ import Testing
 
     @Test func aThousandConcurrentRequestsWithAnUnknownKidCauseExactlyOneFetch() async throws {
         let world = try await World.start()
-        defer { Task { await world.idp.stop() } }
+        defer { Task { await world.stop() } }
         world.serve(world.minted.jwks)
         await world.cache.refresh(.scheduled)
         // A slow answer keeps the refresh in flight while every request arrives.
@@ -180,7 +189,7 @@ import Testing
 
     @Test func aFloodOfRandomKidsCausesAtMostOneFetchPerInterval() async throws {
         let world = try await World.start { $0.minRefreshInterval = .seconds(60) }
-        defer { Task { await world.idp.stop() } }
+        defer { Task { await world.stop() } }
         world.serve(world.minted.jwks)
         await world.cache.refresh(.scheduled)
         let valid = try world.minted.token("valid_rs256").split(separator: ".")
@@ -205,7 +214,7 @@ import Testing
     @Test(.timeLimit(.minutes(1)))
     func theRefreshLoopFetchesAtOnceAndEndsWhenCancelled() async throws {
         let world = try await World.start()
-        defer { Task { await world.idp.stop() } }
+        defer { Task { await world.stop() } }
         world.serve(world.minted.jwks)
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await world.cache.run() }
@@ -217,7 +226,7 @@ import Testing
 
     @Test func refreshesFailuresSkipsKeysAndCacheHitsAreCounted() async throws {
         let world = try await World.start()
-        defer { Task { await world.idp.stop() } }
+        defer { Task { await world.stop() } }
         world.serve(world.minted.jwks)
         await world.cache.refresh(.scheduled)
         world.idp.set("/jwks", .init(status: 503, body: "down"))
@@ -236,9 +245,18 @@ import Testing
         #expect(metrics.counterTotal(label: "mcp_authz_token_cache_total", dimensions: [("result", "hit")]) == 1)
     }
 
+    @Test func aRedirectFromTheJWKSURIIsNotFollowed() async throws {
+        let world = try await World.start()
+        defer { Task { await world.stop() } }
+        world.idp.set("/jwks", .init(status: 302, body: "", headers: [("Location", "\(world.idp.baseURL)/elsewhere")]))
+        world.idp.set("/elsewhere", .json(String(decoding: world.minted.jwks, as: UTF8.self)))
+        #expect(try await world.outcome(named: "valid_rs256") == "jwks_unavailable")
+        #expect(world.idp.requests("/elsewhere") == 0)
+    }
+
     @Test func keyURLsAndKeysNamedByATokenAreNeverFetchedOrUsed() async throws {
         let world = try await World.start()
-        defer { Task { await world.idp.stop() } }
+        defer { Task { await world.stop() } }
         world.serve(world.minted.jwks)
         world.idp.set("/attacker/jwks.json", .json(String(decoding: world.minted.rotatedJWKS, as: UTF8.self)))
         // kid rsa-9 is not in the issuer's JWKS; the token offers it through jku, x5u and jwk.
