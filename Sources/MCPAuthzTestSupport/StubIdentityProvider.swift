@@ -88,8 +88,7 @@ public final class StubIdentityProvider: Sendable {
             let response = provider.respond(to: path)
             let loop = context.eventLoop
             let bound = NIOLoopBound(context, eventLoop: loop)
-            let nanoseconds = response.delay.components.seconds * 1_000_000_000 + response.delay.components.attoseconds / 1_000_000_000
-            loop.scheduleTask(in: .nanoseconds(nanoseconds)) {
+            loop.scheduleTask(in: TimeAmount(response.delay)) {
                 let context = bound.value
                 var headers = HTTPHeaders(response.headers)
                 headers.add(name: "Content-Length", value: String(response.body.count))

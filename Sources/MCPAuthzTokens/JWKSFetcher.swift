@@ -22,7 +22,7 @@ package struct JWKSFetcher: Sendable {
     package static func makeHTTPClient(connectTimeout: Duration = .seconds(5)) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
-        configuration.timeout = .init(connect: .nanoseconds(Int64(connectTimeout.components.seconds * 1_000_000_000)))
+        configuration.timeout = .init(connect: TimeAmount(connectTimeout))
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -37,7 +37,7 @@ package struct JWKSFetcher: Sendable {
         request.headers.add(name: "Accept", value: "application/json")
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds * 1_000_000_000)))
+            response = try await client.execute(request, timeout: TimeAmount(timeout))
         } catch {
             throw JWKSFetchError("GET \(url) failed: \(error)")
         }

@@ -171,6 +171,13 @@ import Testing
         #expect(ContinuousClock.now - start < .seconds(5), "the fetch deadline, not the IdP, ends the wait")
     }
 
+    @Test func anIdPSlowerThanUsualButWithinTheFetchTimeoutIsWaitedFor() async throws {
+        let world = try await World.start { $0.fetchTimeout = .milliseconds(900) }
+        defer { Task { await world.stop() } }
+        world.serve(world.minted.jwks, delay: .milliseconds(200))
+        #expect(try await world.outcome(named: "valid_rs256") == "accepted")
+    }
+
     @Test func aThousandConcurrentRequestsWithAnUnknownKidCauseExactlyOneFetch() async throws {
         let world = try await World.start()
         defer { Task { await world.stop() } }
