@@ -152,12 +152,11 @@ package actor JWKSCache {
     /// The JWKS bytes and their max-age, from the file, the configured URI or discovery.
     private func document() async throws(JWKSFetchError) -> (Data, Int?) {
         if let file = issuer.jwksFile?.value {
-            guard let handle = FileHandle(forReadingAtPath: file) else { throw JWKSFetchError("cannot open \(file)") }
-            defer { try? handle.close() }
-            guard let data = try? handle.read(upToCount: settings.maxDocumentBytes + 1), data.count <= settings.maxDocumentBytes else {
-                throw JWKSFetchError("cannot read \(file), or it is larger than \(settings.maxDocumentBytes) bytes")
+            do {
+                return (try BoundedFile.read(file, maxBytes: settings.maxDocumentBytes), nil)
+            } catch {
+                throw JWKSFetchError("\(file): \(error)")
             }
-            return (data, nil)
         }
         guard let fetcher else { throw JWKSFetchError("no HTTP client for issuer \(issuerID)") }
         let uri: String

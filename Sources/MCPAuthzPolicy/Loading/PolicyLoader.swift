@@ -92,18 +92,11 @@ package struct PolicyLoader: Sendable {
         func failure(_ message: String, _ location: SourceLocation? = nil) -> Swift.Result<Node?, PolicyLoadError> {
             .failure(PolicyLoadError([PolicyDiagnostic(message, at: location ?? start)]))
         }
-        guard let handle = FileHandle(forReadingAtPath: file) else {
-            return failure("cannot open file for reading")
-        }
-        defer { try? handle.close() }
         let data: Data
         do {
-            data = try handle.read(upToCount: limits.maxFileBytes + 1) ?? Data()
+            data = try BoundedFile.read(file, maxBytes: limits.maxFileBytes)
         } catch {
-            return failure("cannot read file")
-        }
-        if data.count > limits.maxFileBytes {
-            return failure("file is larger than the limit of \(limits.maxFileBytes) bytes")
+            return failure(error.description)
         }
         if let offset = data.firstIndex(of: 0) {
             return failure("file is binary (NUL byte at offset \(offset - data.startIndex)), not YAML")
