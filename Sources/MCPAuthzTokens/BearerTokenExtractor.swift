@@ -29,7 +29,7 @@ package enum BearerTokenExtractor {
     }
 
     /// A token is base64url parts and dots only (RFC 6750 b64token, narrowed to JWS).
-    private static func checked(_ token: String) throws(TokenFailure) -> String {
+    package static func checked(_ token: String) throws(TokenFailure) -> String {
         guard !token.isEmpty else { throw TokenFailure(.tokenMissing, "empty bearer token") }
         let valid = token.utf8.allSatisfy { byte in
             switch byte {

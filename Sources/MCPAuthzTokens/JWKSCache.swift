@@ -32,6 +32,7 @@ package actor JWKSCache {
     private let logger: Logger
     private let clock = ContinuousClock()
     private nonisolated let loaded = Mutex<Loaded?>(nil)
+    private nonisolated let attempted = Mutex(false)
     private nonisolated let staleLimit: Duration
 
     private var discoveredJWKSURI: String?
@@ -78,6 +79,18 @@ package actor JWKSCache {
         }
     }
 
+    /// Whether requests can be verified: keys are served, or not yet tried, or tried and absent.
+    package enum Availability: String, Sendable {
+        case pending
+        case ready
+        case unavailable
+    }
+
+    package nonisolated var availability: Availability {
+        if currentKeys() != nil { return .ready }
+        return attempted.withLock { $0 } ? .unavailable : .pending
+    }
+
     /// Refreshes the keys, or waits for the refresh in flight. An on-demand refresh is skipped
     /// when the previous on-demand one was less than `minRefreshInterval` ago; scheduled ones
     /// do not count, so a rotation right after a scheduled refresh is still picked up.
@@ -118,6 +131,7 @@ package actor JWKSCache {
     }
 
     private func fetchAndStore() async {
+        defer { attempted.withLock { $0 = true } }
         do throws(JWKSFetchError) {
             let (data, maxAge) = try await document()
             let keys: IssuerKeys

@@ -13,7 +13,7 @@ package final class TokenAuthenticator: Sendable {
     package let verifiedTokens: VerifiedTokenCache
     private let verifier: TokenVerifier
 
-    package init(
+    package convenience init(
         issuers: [IssuerConfig], settings: JWKSCacheSettings = JWKSCacheSettings(), httpClient: HTTPClient,
         verifiedTokens: VerifiedTokenCache = VerifiedTokenCache(), verifier: TokenVerifier = TokenVerifier(), logger: Logger,
         metrics: any MetricsFactory = MetricsSystem.factory
@@ -23,6 +23,12 @@ package final class TokenAuthenticator: Sendable {
         for issuer in issuers {
             caches[issuer.id.value] = JWKSCache(issuer: issuer, settings: settings, fetcher: fetcher, logger: logger, metrics: metrics)
         }
+        self.init(caches: caches, verifiedTokens: verifiedTokens, verifier: verifier)
+    }
+
+    /// An authenticator over key caches made elsewhere: the server keeps an issuer's cache
+    /// across policy reloads that leave its key source unchanged.
+    package init(caches: [String: JWKSCache], verifiedTokens: VerifiedTokenCache, verifier: TokenVerifier) {
         self.caches = caches
         self.verifiedTokens = verifiedTokens
         self.verifier = verifier

@@ -17,14 +17,24 @@ package struct PolicyLoader: Sendable {
     package struct Result: Sendable {
         package var policy: PolicySet
         package var warnings: [PolicyDiagnostic]
+        /// The bytes each file had when it was read, in load order: what the policy revision
+        /// is computed from, so it names exactly what was loaded.
+        package var sources: [SourceFile]
+    }
+
+    /// One policy file as read.
+    package struct SourceFile: Sendable {
+        package var path: String
+        package var bytes: Data
     }
 
     package func load(path: String) throws(PolicyLoadError) -> Result {
         let files = try Self.files(at: path, kind: .policy)
         var diagnostics: [PolicyDiagnostic] = []
         var policy = PolicySet(files: files)
+        var sources: [SourceFile] = []
         for file in files {
-            switch readYAML(file: file) {
+            switch readYAML(file: file, sources: &sources) {
             case let .failure(error):
                 diagnostics += error.diagnostics
             case let .success(root):
@@ -42,7 +52,7 @@ package struct PolicyLoader: Sendable {
         diagnostics += PolicyValidator.problems(in: policy)
         let errors = diagnostics.filter { $0.severity == .error }
         guard errors.isEmpty else { throw PolicyLoadError(Self.sorted(errors)) }
-        return Result(policy: policy, warnings: Self.sorted(diagnostics))
+        return Result(policy: policy, warnings: Self.sorted(diagnostics), sources: sources)
     }
 
     package static func sorted(_ diagnostics: [PolicyDiagnostic]) -> [PolicyDiagnostic] {
@@ -88,6 +98,12 @@ package struct PolicyLoader: Sendable {
 
     /// One file's YAML tree, after the checks that must happen before the parser sees it.
     func readYAML(file: String) -> Swift.Result<Node?, PolicyLoadError> {
+        var sources: [SourceFile] = []
+        return readYAML(file: file, sources: &sources)
+    }
+
+    /// As `readYAML(file:)`, keeping the bytes read in `sources`.
+    func readYAML(file: String, sources: inout [SourceFile]) -> Swift.Result<Node?, PolicyLoadError> {
         let start = SourceLocation(file: file, line: 1, column: 1)
         func failure(_ message: String, _ location: SourceLocation? = nil) -> Swift.Result<Node?, PolicyLoadError> {
             .failure(PolicyLoadError([PolicyDiagnostic(message, at: location ?? start)]))
@@ -98,6 +114,7 @@ package struct PolicyLoader: Sendable {
         } catch {
             return failure(error.description)
         }
+        sources.append(SourceFile(path: file, bytes: data))
         if let offset = data.firstIndex(of: 0) {
             return failure("file is binary (NUL byte at offset \(offset - data.startIndex)), not YAML")
         }

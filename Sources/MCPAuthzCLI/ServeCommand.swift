@@ -1,0 +1,157 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MCPAuthzPolicy
+import MCPAuthzServer
+import MCPAuthzTokens
+import NIOCore
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the authorization sidecar.",
+        discussion: """
+            Serves forward auth for nginx auth_request, Traefik ForwardAuth and Envoy ext_authz at /auth, \
+            the decision API at /v1/decide and /v1/filter, RFC 9728 metadata at \
+            /.well-known/oauth-protected-resource[/path], and /healthz, /readyz, /metrics.
+
+            Every option can also be set by the environment variable named in its help; a flag wins \
+            over the variable. The policy is validated before the sidecar starts (an invalid one exits 1 \
+            with every problem as file:line:column), reloaded when its files change and on SIGHUP \
+            (an invalid reload keeps the policy in force), and SIGTERM or SIGINT drain in-flight \
+            requests before exit.
+            """
+    )
+
+    @Option(name: .customLong("policies"), help: "Policy file or folder of *.yaml files. [env: MCP_AUTHZ_POLICIES]")
+    var policies: String?
+
+    @Option(help: "Address to listen on: HOST:PORT, [IPv6]:PORT or unix:PATH. [env: MCP_AUTHZ_LISTEN] (default: 127.0.0.1:9090)")
+    var listen: String?
+
+    @Option(help: "Seconds between checks of the policy files for changes; 0 turns the watch off. [env: MCP_AUTHZ_WATCH_INTERVAL] (default: 2)")
+    var watchInterval: Double?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. [env: MCP_AUTHZ_LOG_LEVEL] (default: info)")
+    var logLevel: String?
+
+    @OptionGroup var limits: ServerLimitOptions
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let level = try Self.value(logLevel, "MCP_AUTHZ_LOG_LEVEL", environment, default: "info") { Logger.Level(rawValue: $0) }
+        let logger = Self.logger(level: level)
+        guard let policyPath = policies ?? environment["MCP_AUTHZ_POLICIES"] else {
+            throw ValidationError("give the policy path with --policies or MCP_AUTHZ_POLICIES")
+        }
+        var settings = try limits.settings(policyPath: policyPath, environment: environment)
+        settings.listen = try Self.value(listen, "MCP_AUTHZ_LISTEN", environment, default: "127.0.0.1:9090") { ListenAddress($0) }
+        let interval = try Self.value(watchInterval.map { String($0) }, "MCP_AUTHZ_WATCH_INTERVAL", environment, default: "2") {
+            Double($0).flatMap { $0 >= 0 ? $0 : nil }
+        }
+        settings.watchInterval = interval == 0 ? nil : .milliseconds(Int64(interval * 1000))
+        let sidecar: Sidecar
+        do {
+            sidecar = try Sidecar.build(
+                settings: settings, logger: logger,
+                onServerRunning: { channel in
+                    logger.info("listening", metadata: ["http.address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+                }
+            )
+        } catch {
+            report(error.diagnostics)
+            printError("\(policyPath): invalid: \(error.diagnostics.count) problem\(error.diagnostics.count == 1 ? "" : "s"); not starting")
+            throw ExitCode(1)
+        }
+        try await sidecar.run()
+    }
+
+    static func logger(level: Logger.Level) -> Logger {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: "mcp-authz")
+        logger.logLevel = level
+        return logger
+    }
+
+    /// A flag's value, else the environment variable's, else the default, parsed; a value that
+    /// does not parse is an error naming where it came from.
+    static func value<T>(
+        _ flag: String?, _ variable: String, _ environment: [String: String], default fallback: String, parse: (String) -> T?
+    ) throws -> T {
+        let (text, source) =
+            if let flag { (flag, "option") } else if let env = environment[variable] { (env, variable) } else { (fallback, "default") }
+        guard let value = parse(text) else { throw ValidationError("invalid value '\(text)' (from \(source))") }
+        return value
+    }
+}
+
+/// Bounds and caches of the sidecar, each with a flag and an environment variable.
+struct ServerLimitOptions: ParsableArguments {
+    @Option(help: "Largest request body read for a decision, in bytes. [env: MCP_AUTHZ_MAX_BODY_BYTES] (default: 1048576)")
+    var maxBodyBytes: Int?
+
+    @Option(help: "Most messages in one JSON-RPC batch. [env: MCP_AUTHZ_MAX_BATCH] (default: 100)")
+    var maxBatch: Int?
+
+    @Option(help: "Deepest JSON nesting read in a body. [env: MCP_AUTHZ_MAX_JSON_DEPTH] (default: 64)")
+    var maxJSONDepth: Int?
+
+    @Option(help: "Largest bearer token accepted, in bytes. [env: MCP_AUTHZ_MAX_TOKEN_BYTES] (default: 16384)")
+    var maxTokenBytes: Int?
+
+    @Option(help: "Largest total size of request headers, in bytes. [env: MCP_AUTHZ_MAX_HEADER_BYTES] (default: 65536)")
+    var maxHeaderBytes: Int?
+
+    @Option(help: "Largest policy file accepted, in bytes. [env: MCP_AUTHZ_MAX_POLICY_BYTES] (default: 8388608)")
+    var maxPolicyBytes: Int?
+
+    @Option(help: "Verified tokens kept until they expire. [env: MCP_AUTHZ_TOKEN_CACHE_SIZE] (default: 10000)")
+    var tokenCacheSize: Int?
+
+    @Option(help: "Seconds allowed for one discovery or JWKS fetch. [env: MCP_AUTHZ_JWKS_FETCH_TIMEOUT] (default: 5)")
+    var jwksFetchTimeout: Double?
+
+    @Option(help: "Seconds between refreshes caused by unknown key ids, per issuer. [env: MCP_AUTHZ_JWKS_MIN_REFRESH_INTERVAL] (default: 30)")
+    var jwksMinRefreshInterval: Double?
+
+    @Option(help: "Seconds between JWKS refreshes when the response gives no max-age. [env: MCP_AUTHZ_JWKS_REFRESH_INTERVAL] (default: 300)")
+    var jwksRefreshInterval: Double?
+
+    @Option(help: "Seconds last good keys keep serving while refreshes fail. [env: MCP_AUTHZ_JWKS_MAX_STALE] (default: 86400)")
+    var jwksMaxStale: Double?
+
+    func settings(policyPath: String, environment: [String: String]) throws -> SidecarSettings {
+        var settings = SidecarSettings(policyPath: policyPath)
+        func positive(_ flag: Int?, _ variable: String, _ fallback: Int) throws -> Int {
+            try ServeCommand.value(flag.map { String($0) }, variable, environment, default: String(fallback)) {
+                Int($0).flatMap { $0 > 0 ? $0 : nil }
+            }
+        }
+        func seconds(_ flag: Double?, _ variable: String, _ fallback: Duration) throws -> Duration {
+            let value = try ServeCommand.value(flag.map { String($0) }, variable, environment, default: "\(fallback.components.seconds)") {
+                Double($0).flatMap { $0 > 0 ? $0 : nil }
+            }
+            return .milliseconds(Int64(value * 1000))
+        }
+        settings.body.maxBytes = try positive(maxBodyBytes, "MCP_AUTHZ_MAX_BODY_BYTES", settings.body.maxBytes)
+        settings.body.maxBatch = try positive(maxBatch, "MCP_AUTHZ_MAX_BATCH", settings.body.maxBatch)
+        settings.body.maxDepth = try positive(maxJSONDepth, "MCP_AUTHZ_MAX_JSON_DEPTH", settings.body.maxDepth)
+        settings.maxTokenBytes = try positive(maxTokenBytes, "MCP_AUTHZ_MAX_TOKEN_BYTES", settings.maxTokenBytes)
+        settings.maxHeaderBytes = try positive(maxHeaderBytes, "MCP_AUTHZ_MAX_HEADER_BYTES", settings.maxHeaderBytes)
+        settings.policyLimits.maxFileBytes = try positive(maxPolicyBytes, "MCP_AUTHZ_MAX_POLICY_BYTES", settings.policyLimits.maxFileBytes)
+        settings.tokenCacheCapacity = try positive(tokenCacheSize, "MCP_AUTHZ_TOKEN_CACHE_SIZE", settings.tokenCacheCapacity)
+        settings.jwks.fetchTimeout = try seconds(jwksFetchTimeout, "MCP_AUTHZ_JWKS_FETCH_TIMEOUT", settings.jwks.fetchTimeout)
+        settings.jwks.minRefreshInterval = try seconds(
+            jwksMinRefreshInterval, "MCP_AUTHZ_JWKS_MIN_REFRESH_INTERVAL", settings.jwks.minRefreshInterval
+        )
+        settings.jwks.defaultRefreshInterval = try seconds(
+            jwksRefreshInterval, "MCP_AUTHZ_JWKS_REFRESH_INTERVAL", settings.jwks.defaultRefreshInterval
+        )
+        settings.jwks.maxStale = try seconds(jwksMaxStale, "MCP_AUTHZ_JWKS_MAX_STALE", settings.jwks.maxStale)
+        return settings
+    }
+}

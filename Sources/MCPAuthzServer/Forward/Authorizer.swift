@@ -1,0 +1,126 @@
+import Foundation
+import MCPAuthzPolicy
+import MCPAuthzTokens
+
+/// The answer to one authorization question, whichever endpoint asked it.
+package struct AuthzOutcome: Sendable {
+    /// 200 allow; 401 no usable token; 403 not permitted (or the request could not be decided).
+    package var status: Int
+    /// A stable reason code: `Decision.Reason`, `TokenFailure.Reason` or `RequestRejection.Reason`.
+    package var reason: String
+    /// The deciding rule, when a rule decided.
+    package var rule: String?
+    /// On a denial more scopes would lift: the scopes this operation needs.
+    package var requiredScopes: [String]
+    package var serverID: String?
+    package var identity: Identity?
+    /// Whether the request carried a token (a 401 then says `invalid_token`).
+    package var tokenSent: Bool
+    /// What was decided (empty for GET/DELETE and when the request was refused before).
+    package var messages: [MCPMessage]
+    package var decisionID: String
+    package var policyRevision: String
+    /// Why, for the log; never sent to clients.
+    package var detail: String?
+
+    package var allowed: Bool { status == 200 }
+}
+
+/// Decides requests against the policy in force: finds the token, verifies it for the server,
+/// works out the MCP operations and asks the policy about each. Any failure denies.
+package final class Authorizer: Sendable {
+    package let store: PolicyStore
+    let metrics: SidecarMetrics
+    let ids = DecisionIDs()
+
+    package init(store: PolicyStore, metrics: SidecarMetrics) {
+        self.store = store
+        self.metrics = metrics
+    }
+
+    /// A request refused before any server could be named (its forward headers are unusable).
+    package func refuse(in runtime: PolicyRuntime, _ rejection: RequestRejection) -> AuthzOutcome {
+        metrics.recordDecision(server: nil, allowed: false, reason: rejection.reason.rawValue, duration: .zero)
+        return AuthzOutcome(
+            status: 403, reason: rejection.reason.rawValue, rule: nil, requiredScopes: [], serverID: nil, identity: nil, tokenSent: false,
+            messages: [], decisionID: ids.next(), policyRevision: runtime.revision, detail: rejection.message
+        )
+    }
+
+    /// One decision.
+    /// - Parameters:
+    ///   - serverID: the server asked about; nil when none matched.
+    ///   - token: finds the request's token for the server.
+    ///   - messages: what the request does, nil for a decision on identity and server alone.
+    package func decide(
+        in runtime: PolicyRuntime, serverID: String?, token: (ServerConfig) throws(TokenFailure) -> String,
+        messages: () throws(RequestRejection) -> [MCPMessage]?
+    ) async -> AuthzOutcome {
+        let started = ContinuousClock.now
+        var outcome = AuthzOutcome(
+            status: 403, reason: Decision.Reason.unknownServer.rawValue, rule: nil, requiredScopes: [], serverID: serverID, identity: nil,
+            tokenSent: false, messages: [], decisionID: ids.next(), policyRevision: runtime.revision, detail: nil
+        )
+        defer {
+            metrics.recordDecision(
+                server: outcome.serverID, allowed: outcome.allowed, reason: outcome.reason, duration: started.duration(to: .now)
+            )
+        }
+        guard let serverID, let server = runtime.snapshot.servers[serverID]?.config else {
+            outcome.detail = "no server of the policy matches the request"
+            return outcome
+        }
+        let verified: VerifiedToken
+        do throws(TokenFailure) {
+            let found: String
+            do throws(TokenFailure) {
+                found = try token(server)
+            } catch {
+                outcome.tokenSent = error.reason != .tokenMissing
+                throw error
+            }
+            outcome.tokenSent = true
+            verified = try await runtime.authenticator.authenticate(
+                found, for: server, in: runtime.snapshot, now: Date().timeIntervalSince1970
+            )
+        } catch {
+            outcome.status = 401
+            outcome.reason = error.reason.rawValue
+            outcome.detail = error.message
+            return outcome
+        }
+        outcome.identity = verified.identity
+        let asked: [MCPMessage]?
+        do throws(RequestRejection) {
+            asked = try messages()
+        } catch {
+            outcome.reason = error.reason.rawValue
+            outcome.detail = error.message
+            return outcome
+        }
+        guard let asked else {
+            outcome.status = 200
+            outcome.reason = Decision.Reason.allowed.rawValue
+            return outcome
+        }
+        outcome.messages = asked
+        var allowingRule: String?
+        for message in asked {
+            guard case let .call(operation) = message else { continue }
+            let decision = runtime.snapshot.decide(DecisionInput(serverID: serverID, identity: verified.identity, operation: operation))
+            if !decision.isAllowed {
+                outcome.status = decision.status
+                outcome.reason = decision.reason.rawValue
+                outcome.rule = decision.rule
+                outcome.requiredScopes = decision.requiredScopes
+                outcome.detail = "denied: \(operation)"
+                return outcome
+            }
+            if allowingRule == nil { allowingRule = decision.rule }
+        }
+        outcome.status = 200
+        outcome.reason = Decision.Reason.allowed.rawValue
+        outcome.rule = allowingRule
+        return outcome
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import MCPAuthzPolicy
+
+/// The request a proxy asks about, as its forward-auth call describes it.
+///
+/// nginx `auth_request` and Traefik ForwardAuth call `/auth` and name the original request in
+/// headers (`X-Original-Method`/`X-Original-URI`, or `X-Forwarded-Method`/`X-Forwarded-Uri`);
+/// both are required there, so a proxy that forgets them is refused rather than decided as a
+/// GET. Envoy's ext_authz HTTP service calls `/auth<original path>` with the original method.
+/// Whichever proxy calls, it must set these headers itself and never pass on a client's.
+package struct ForwardedRequest: Sendable {
+    /// The original HTTP method, upper-case.
+    package var method: String
+    /// The original Host (`X-Forwarded-Host`, else the request's own).
+    package var host: String?
+    /// The original path and query.
+    package var uri: String
+    package var protocolVersion: String?
+    /// `Mcp-Method`, and `Mcp-Name` decoded from its `=?base64?…?=` form where used.
+    package var mcpMethod: String?
+    package var mcpName: String?
+    /// The original body when the proxy forwarded one.
+    package var body: [UInt8]?
+
+    package init(
+        method: String, host: String?, uri: String, protocolVersion: String? = nil, mcpMethod: String? = nil, mcpName: String? = nil,
+        body: [UInt8]? = nil
+    ) {
+        self.method = method
+        self.host = host
+        self.uri = uri
+        self.protocolVersion = protocolVersion
+        self.mcpMethod = mcpMethod
+        self.mcpName = mcpName
+        self.body = body
+    }
+
+    /// The first protocol revision whose servers must reject a request whose `Mcp-Method` or
+    /// `Mcp-Name` disagrees with its body (SEP-2243); only from it on do those headers decide.
+    package static let headerTrustedSince = "2026-07-28"
+
+    /// Reads the forwarded request from the forward-auth call's headers.
+    /// - Parameters:
+    ///   - header: all values of a header of the call, by name.
+    ///   - callMethod: the call's own HTTP method.
+    ///   - pathAfterAuth: for Envoy's form, the call's path after `/auth`; nil for `/auth` itself.
+    ///   - authority: the call's Host.
+    package init(
+        header: (String) -> [String], callMethod: String, pathAfterAuth: String?, authority: String?
+    ) throws(RequestRejection) {
+        func single(_ name: String) throws(RequestRejection) -> String? {
+            let values = header(name)
+            guard values.count <= 1 else { throw RequestRejection(.forwardRequestInvalid, "more than one \(name) header") }
+            return values.first
+        }
+        if let pathAfterAuth {
+            method = callMethod
+            uri = pathAfterAuth
+        } else {
+            let (nginxMethod, traefikMethod) = (try single("X-Original-Method"), try single("X-Forwarded-Method"))
+            let (nginxURI, traefikURI) = (try single("X-Original-URI"), try single("X-Forwarded-Uri"))
+            guard let original = nginxMethod ?? traefikMethod else {
+                throw RequestRejection(.forwardRequestInvalid, "no X-Original-Method or X-Forwarded-Method header")
+            }
+            guard let originalURI = nginxURI ?? traefikURI else {
+                throw RequestRejection(.forwardRequestInvalid, "no X-Original-URI or X-Forwarded-Uri header")
+            }
+            method = original.uppercased()
+            uri = originalURI
+        }
+        let forwardedHost = try single("X-Forwarded-Host")
+        if let forwardedHost, forwardedHost.contains(",") {
+            throw RequestRejection(.forwardRequestInvalid, "X-Forwarded-Host names more than one host")
+        }
+        host = forwardedHost ?? authority
+        guard Self.isCanonical(path: uri) else {
+            throw RequestRejection(.forwardRequestInvalid, "path is not canonical (dot segments, '//', '%' or a relative form)")
+        }
+        protocolVersion = try single("MCP-Protocol-Version")
+        mcpMethod = try single("Mcp-Method")
+        mcpName = try single("Mcp-Name").map { value throws(RequestRejection) in try Self.decodedHeaderValue(value) }
+        body = nil
+    }
+
+    /// The path part of `uri`.
+    package var path: Substring {
+        uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? Substring(uri)
+    }
+
+    /// Whether headers may carry the operation: the client speaks a protocol whose servers
+    /// reject a header that disagrees with the body.
+    package var headersAreTrusted: Bool {
+        guard let version = protocolVersion, Self.isDate(version) else { return false }
+        return version >= Self.headerTrustedSince
+    }
+
+    /// What the request asks for: nil for GET and DELETE (decided on identity and server alone),
+    /// else the messages of the body or, failing a body, of trusted `Mcp-*` headers.
+    package func messages(limits: MCPBodyLimits) throws(RequestRejection) -> [MCPMessage]? {
+        switch method {
+        case "GET", "DELETE": return nil
+        case "POST": break
+        default: throw RequestRejection(.httpMethodNotAllowed, "HTTP method \(method) is not used by MCP")
+        }
+        if let body, !body.isEmpty {
+            let messages = try MCPRequestBody.messages(body, limits: limits)
+            try checkHeadersAgree(with: messages)
+            return messages
+        }
+        guard headersAreTrusted else {
+            throw RequestRejection(
+                .operationUnverified,
+                "no body, and MCP-Protocol-Version \(protocolVersion ?? "(none)") predates \(Self.headerTrustedSince): Mcp-* headers cannot be trusted"
+            )
+        }
+        guard let mcpMethod, !mcpMethod.isEmpty else {
+            throw RequestRejection(.operationUnverified, "no body and no Mcp-Method header")
+        }
+        if mcpMethod == "completion/complete" {
+            // Its target is in params.ref, which no header carries: decided at method level.
+            return [.call(MCPOperation(method: mcpMethod, target: nil))]
+        }
+        if MCPMethod.targetKind(of: mcpMethod) != nil, mcpName == nil {
+            throw RequestRejection(.operationUnverified, "\(mcpMethod) without an Mcp-Name header")
+        }
+        return [.call(MCPOperation(method: mcpMethod, name: mcpName))]
+    }
+
+    /// Any `Mcp-Method`/`Mcp-Name` sent with a body must say what the body says; a client
+    /// saying one thing to the proxy and another to the server is refused.
+    private func checkHeadersAgree(with messages: [MCPMessage]) throws(RequestRejection) {
+        guard mcpMethod != nil || mcpName != nil else { return }
+        guard messages.count == 1, case let .call(operation) = messages[0] else {
+            throw RequestRejection(.headerMismatch, "Mcp-Method or Mcp-Name sent with a batch or a response")
+        }
+        if let mcpMethod, mcpMethod != operation.method {
+            throw RequestRejection(.headerMismatch, "Mcp-Method does not match the body's method")
+        }
+        if let mcpName {
+            guard let target = operation.target, target.name == mcpName else {
+                throw RequestRejection(.headerMismatch, "Mcp-Name does not match the body's name")
+            }
+        }
+    }
+
+    /// A path as nginx would route it unchanged: absolute, no dot segments, no empty segments,
+    /// no percent-encoding (which the proxy may decode differently than the sidecar reads it).
+    static func isCanonical(path uri: String) -> Bool {
+        let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        guard path.hasPrefix("/"), !path.contains("%"), !path.contains("//"), !path.contains("\\") else { return false }
+        for segment in path.split(separator: "/", omittingEmptySubsequences: true) where segment == "." || segment == ".." {
+            return false
+        }
+        return !path.utf8.contains { $0 < 0x21 || $0 == 0x7F }
+    }
+
+    private static func isDate(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else { return false }
+        return bytes.enumerated().allSatisfy { index, byte in index == 4 || index == 7 || (byte >= 0x30 && byte <= 0x39) }
+    }
+
+    /// SEP-2243 sends a value that is not plain printable ASCII as `=?base64?<base64>?=`.
+    static func decodedHeaderValue(_ value: String) throws(RequestRejection) -> String {
+        guard value.hasPrefix("=?base64?"), value.hasSuffix("?="), value.utf8.count >= 11 else { return value }
+        let encoded = value.dropFirst(9).dropLast(2)
+        guard let data = Data(base64Encoded: String(encoded)), let decoded = String(data: data, encoding: .utf8) else {
+            throw RequestRejection(.forwardRequestInvalid, "Mcp-Name is not valid base64 UTF-8")
+        }
+        return decoded
+    }
+}

@@ -1,0 +1,133 @@
+import MCPAuthzPolicy
+import MCPAuthzTokens
+
+/// Why a decision API request could not be read: sent back with a 400.
+struct DecisionAPIError: Error, Sendable {
+    var message: String
+
+    init(_ message: String) {
+        self.message = message
+    }
+}
+
+/// Reads a JSON object of known fields; any other field is an error, so a typo (`tool` for
+/// `name`) is reported instead of silently deciding something else.
+private struct QuestionFields {
+    let fields: [String: ClaimValue]
+
+    init(_ body: [UInt8], allowed: Set<String>) throws(DecisionAPIError) {
+        let root: ClaimValue
+        do {
+            root = try ClaimValue.parseJSON(body)
+        } catch {
+            throw DecisionAPIError("body is not JSON: \(error.description)")
+        }
+        guard case let .object(fields) = root else { throw DecisionAPIError("body is not a JSON object") }
+        if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw DecisionAPIError("unknown field '\(unknown)'; fields are \(allowed.sorted().joined(separator: ", "))")
+        }
+        self.fields = fields
+    }
+
+    func string(_ name: String, required: Bool = false) throws(DecisionAPIError) -> String? {
+        switch fields[name] {
+        case nil, .null?:
+            if required { throw DecisionAPIError("'\(name)' is required") }
+            return nil
+        case let .string(value)?: return value
+        default: throw DecisionAPIError("'\(name)' must be a string")
+        }
+    }
+
+    func strings(_ name: String, max: Int) throws(DecisionAPIError) -> [String]? {
+        switch fields[name] {
+        case nil, .null?: return nil
+        case let .array(values)?:
+            guard values.count <= max else { throw DecisionAPIError("'\(name)' has more than \(max) names") }
+            var names: [String] = []
+            for value in values {
+                guard case let .string(name) = value else { throw DecisionAPIError("'\(name)' must be an array of strings") }
+                names.append(name)
+            }
+            return names
+        default: throw DecisionAPIError("'\(name)' must be an array of strings")
+        }
+    }
+}
+
+/// The token of a decision API question, as the request's `Authorization` would carry it.
+private func checkedToken(_ token: String?) throws(TokenFailure) -> String {
+    guard let token, !token.isEmpty else { throw TokenFailure(.tokenMissing, "no token in the question") }
+    let bare = token.hasPrefix("Bearer ") ? String(token.dropFirst(7)) : token
+    return try BearerTokenExtractor.checked(bare)
+}
+
+/// `POST /v1/decide`: `{server, token, method, name?, params?}`.
+struct DecideQuestion: Sendable {
+    var server: String
+    var token: String?
+    var message: MCPMessage
+
+    init(_ body: [UInt8]) throws(DecisionAPIError) {
+        let fields = try QuestionFields(body, allowed: ["server", "token", "method", "name", "params"])
+        server = try fields.string("server", required: true) ?? ""
+        token = try fields.string("token")
+        let method = try fields.string("method", required: true) ?? ""
+        let name = try fields.string("name")
+        var params: [String: ClaimValue] = [:]
+        switch fields.fields["params"] {
+        case nil, .null?: break
+        case let .object(object)?: params = object
+        default: throw DecisionAPIError("'params' must be an object")
+        }
+        if let name {
+            params[MCPMethod.targetKind(of: method) == .resource ? "uri" : "name"] = .string(name)
+        }
+        // The same reading as a forwarded body, so both paths decide alike.
+        let request = ClaimValue.object(["jsonrpc": .string("2.0"), "id": .integer(1), "method": .string(method), "params": .object(params)])
+        do throws(RequestRejection) {
+            message = try MCPRequestBody.message(request)
+        } catch {
+            throw DecisionAPIError(error.message)
+        }
+    }
+
+    func bearerToken() throws(TokenFailure) -> String { try checkedToken(token) }
+}
+
+/// `POST /v1/filter`: `{server, token, tools?, prompts?, resources?}`.
+struct FilterQuestion: Sendable {
+    var server: String
+    var token: String?
+    var lists: [(TargetKind, [String])]
+
+    init(_ body: [UInt8], maxNames: Int) throws(DecisionAPIError) {
+        let fields = try QuestionFields(body, allowed: ["server", "token", "tools", "prompts", "resources"])
+        server = try fields.string("server", required: true) ?? ""
+        token = try fields.string("token")
+        lists = []
+        for kind in TargetKind.allCases {
+            if let names = try fields.strings(Self.key(for: kind), max: maxNames) { lists.append((kind, names)) }
+        }
+        guard !lists.isEmpty else { throw DecisionAPIError("give at least one of tools, prompts, resources") }
+    }
+
+    func bearerToken() throws(TokenFailure) -> String { try checkedToken(token) }
+
+    static func key(for kind: TargetKind) -> String {
+        switch kind {
+        case .tool: "tools"
+        case .prompt: "prompts"
+        case .resource: "resources"
+        }
+    }
+
+    /// The method whose decision says a name may be used.
+    static func method(for kind: TargetKind) -> String {
+        switch kind {
+        case .tool: "tools/call"
+        case .prompt: "prompts/get"
+        case .resource: "resources/read"
+        }
+    }
+}

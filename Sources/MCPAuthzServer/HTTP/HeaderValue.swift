@@ -1,0 +1,59 @@
+/// Claim values made safe to send as HTTP header values to the upstream.
+///
+/// Tokens are signed by the issuer, not by the caller's good intentions: a `sub` or `email` may
+/// hold CR/LF, controls or non-ASCII. Everything outside visible ASCII, and `%` itself, is
+/// percent-encoded, so no value can end a header or start another, and the encoding is
+/// unambiguous; values are cut at a bound.
+package enum HeaderValue {
+    /// Longest value sent for one claim (subject, email, issuer, client).
+    package static let maxClaimBytes = 256
+    /// Longest scope list sent.
+    package static let maxScopesBytes = 4096
+
+    package static func sanitized(_ value: String, maxBytes: Int = maxClaimBytes) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(min(value.utf8.count, maxBytes))
+        for byte in value.utf8 {
+            let needsEncoding = byte <= 0x20 || byte >= 0x7F || byte == UInt8(ascii: "%")
+            let width = needsEncoding ? 3 : 1
+            guard out.count + width <= maxBytes else { break }
+            if needsEncoding {
+                out.append(UInt8(ascii: "%"))
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0x0F)])
+            } else {
+                out.append(byte)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Scopes, sorted, each sanitized, space-separated, within `maxScopesBytes` (scopes that do
+    /// not fit are left out whole rather than cut).
+    package static func scopes(_ scopes: some Sequence<String>) -> String {
+        var out = ""
+        for scope in scopes.sorted() {
+            let safe = sanitized(scope)
+            let needed = safe.utf8.count + (out.isEmpty ? 0 : 1)
+            guard out.utf8.count + needed <= maxScopesBytes else { break }
+            if !out.isEmpty { out += " " }
+            out += safe
+        }
+        return out
+    }
+
+    /// A value for a quoted-string parameter of `WWW-Authenticate` (RFC 9110 §5.6.4): policy
+    /// values only, but quotes and backslashes are still escaped and controls dropped.
+    package static func quoted(_ value: String) -> String {
+        var out = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"", "\\": out += "\\" + String(scalar)
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F || scalar.value > 0x7E: continue
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}

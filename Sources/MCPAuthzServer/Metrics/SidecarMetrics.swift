@@ -1,0 +1,80 @@
+import Metrics
+import Prometheus
+import Synchronization
+
+/// The sidecar's own metrics, and the Prometheus registry `/metrics` reads.
+///
+/// Everything is registered in one registry owned here rather than a global bootstrap, so
+/// tests run sidecars side by side. Token and JWKS metrics come from the token module through
+/// the same factory.
+package final class SidecarMetrics: Sendable {
+    package let registry: PrometheusCollectorRegistry
+    package let factory: any MetricsFactory
+
+    private struct DecisionKey: Hashable {
+        var server: String
+        var allowed: Bool
+        var reason: String
+    }
+
+    /// Counters by label set, made once: looking one up in the registry per request would take
+    /// its lock and build its label string each time.
+    private let decisionCounters = Mutex<[DecisionKey: Metrics.Counter]>([:])
+    private let decisionDuration: Metrics.Timer
+    private let reloadSuccesses: Metrics.Counter
+    private let reloadFailures: Metrics.Counter
+    private let policyLoadedTime: Metrics.Gauge
+
+    package init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets["mcp_authz_decision_duration_seconds"] = [
+            .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5),
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+            .milliseconds(500), .seconds(1), .seconds(5),
+        ]
+        self.factory = factory
+        decisionDuration = Metrics.Timer(label: "mcp_authz_decision_duration_seconds", factory: factory)
+        reloadSuccesses = Metrics.Counter(label: "mcp_authz_policy_reloads_total", dimensions: [("result", "success")], factory: factory)
+        reloadFailures = Metrics.Counter(label: "mcp_authz_policy_reloads_total", dimensions: [("result", "failure")], factory: factory)
+        policyLoadedTime = Metrics.Gauge(label: "mcp_authz_policy_last_load_timestamp_seconds", factory: factory)
+    }
+
+    /// One decision: counted by server, answer and reason, and timed.
+    package func recordDecision(server: String?, allowed: Bool, reason: String, duration: Duration) {
+        let key = DecisionKey(server: server ?? "", allowed: allowed, reason: reason)
+        let counter = decisionCounters.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = Metrics.Counter(
+                label: "mcp_authz_decisions_total",
+                dimensions: [("server", key.server), ("decision", allowed ? "allow" : "deny"), ("reason", reason)],
+                factory: factory
+            )
+            counters[key] = counter
+            return counter
+        }
+        counter.increment()
+        decisionDuration.recordInterval(duration)
+    }
+
+    package func recordReload(success: Bool, at seconds: Double) {
+        if success {
+            reloadSuccesses.increment()
+            policyLoadedTime.record(seconds)
+        } else {
+            reloadFailures.increment()
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    package func exposition() -> [UInt8] {
+        registry.emitToBuffer()
+    }
+}
+
+extension Metrics.Timer {
+    fileprivate func recordInterval(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,39 @@
+import MCPAuthzTokens
+import ServiceLifecycle
+
+/// Keeps the scheduled refresh of every issuer's keys running for the policy in force:
+/// starts the caches a reload adds and stops those it drops.
+package struct JWKSRefresher: Service {
+    let cacheSets: AsyncStream<[JWKSCache]>
+
+    package init(store: PolicyStore) {
+        cacheSets = store.cacheSets
+    }
+
+    package func run() async {
+        await withDiscardingTaskGroup { group in
+            var running: [ObjectIdentifier: AsyncStream<Void>.Continuation] = [:]
+            for await caches in cacheSets.cancelOnGracefulShutdown() {
+                let current = Set(caches.map(ObjectIdentifier.init))
+                for (id, retire) in running where !current.contains(id) {
+                    retire.finish()
+                    running[id] = nil
+                }
+                for cache in caches where running[ObjectIdentifier(cache)] == nil {
+                    let (retirement, retire) = AsyncStream.makeStream(of: Void.self)
+                    running[ObjectIdentifier(cache)] = retire
+                    group.addTask {
+                        // The refresh loop runs until the cache is retired or the service stops.
+                        await withTaskGroup(of: Void.self) { loop in
+                            loop.addTask { await cache.run() }
+                            loop.addTask { for await _ in retirement {} }
+                            await loop.next()
+                            loop.cancelAll()
+                        }
+                    }
+                }
+            }
+            for retire in running.values { retire.finish() }
+        }
+    }
+}

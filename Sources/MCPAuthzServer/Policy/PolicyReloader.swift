@@ -1,0 +1,135 @@
+import Foundation
+import Logging
+import MCPAuthzPolicy
+import MCPAuthzTokens
+import NIOPosix
+import ServiceLifecycle
+import UnixSignals
+
+/// Reloads the policy when its files change (polled) and on SIGHUP.
+///
+/// A new policy is loaded and validated completely, off the request threads, before it is
+/// installed in one swap; an invalid one is logged with every `file:line:column` problem and
+/// counted, and the policy in force stays. Reloads never overlap.
+package actor PolicyReloader: Service {
+    package enum Cause: String, Sendable {
+        case fileChange = "file_change"
+        case signal = "sighup"
+        case request = "request"
+    }
+
+    package enum Outcome: Sendable {
+        /// A new policy is in force.
+        case installed(revision: String)
+        /// The files hold the policy already in force.
+        case unchanged(revision: String)
+        case rejected(PolicyLoadError)
+    }
+
+    private let store: PolicyStore
+    private let builder: RuntimeBuilder
+    private let watchInterval: Duration?
+    private let trapsSIGHUP: Bool
+    private let logger: Logger
+    private let metrics: SidecarMetrics
+    private var reloading = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    package init(
+        store: PolicyStore, builder: RuntimeBuilder, watchInterval: Duration?, trapsSIGHUP: Bool, logger: Logger, metrics: SidecarMetrics
+    ) {
+        self.store = store
+        self.builder = builder
+        self.watchInterval = watchInterval
+        self.trapsSIGHUP = trapsSIGHUP
+        self.logger = logger
+        self.metrics = metrics
+    }
+
+    package func run() async {
+        // Ends on graceful shutdown: the task is cancelled, the sleep and signal loops return.
+        try? await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                if self.trapsSIGHUP {
+                    group.addTask {
+                        for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                            _ = await self.reload(.signal)
+                        }
+                    }
+                }
+                if let interval = self.watchInterval {
+                    group.addTask { await self.watch(every: interval) }
+                }
+            }
+        }
+    }
+
+    /// Loads the policy again now (after any reload in progress) and installs it if valid.
+    @discardableResult
+    package func reload(_ cause: Cause) async -> Outcome {
+        while reloading { await withCheckedContinuation { waiting.append($0) } }
+        reloading = true
+        defer {
+            reloading = false
+            if !waiting.isEmpty { waiting.removeFirst().resume() }
+        }
+        let previous = store.runtime
+        let builder = self.builder
+        let built: Result<PolicyRuntime, PolicyLoadError>
+        do {
+            built = try await NIOThreadPool.singleton.runIfActive { () throws -> Result<PolicyRuntime, PolicyLoadError> in
+                do throws(PolicyLoadError) {
+                    return .success(try builder.build(previous: previous))
+                } catch {
+                    return .failure(error)
+                }
+            }
+        } catch {
+            built = .failure(
+                PolicyLoadError([PolicyDiagnostic("policy load did not run: \(error)", at: SourceLocation(file: "-", line: 0, column: 0))]))
+        }
+        let now = Date().timeIntervalSince1970
+        switch built {
+        case let .failure(error):
+            metrics.recordReload(success: false, at: now)
+            logger.error(
+                "policy reload rejected; the policy in force stays",
+                metadata: [
+                    "policy.cause": "\(cause.rawValue)", "policy.revision": "\(previous.revision)",
+                    "policy.problems": "\(error.diagnostics.count)", "policy.error": "\(error.description)",
+                ]
+            )
+            return .rejected(error)
+        case let .success(runtime) where runtime.revision == previous.revision:
+            logger.debug("policy files unchanged", metadata: ["policy.revision": "\(runtime.revision)"])
+            return .unchanged(revision: runtime.revision)
+        case let .success(runtime):
+            store.install(runtime)
+            metrics.recordReload(success: true, at: now)
+            logger.info(
+                "policy reloaded",
+                metadata: [
+                    "policy.cause": "\(cause.rawValue)", "policy.revision": "\(runtime.revision)",
+                    "policy.previous_revision": "\(previous.revision)", "policy.warnings": "\(runtime.warnings.count)",
+                ]
+            )
+            // A kept cache reading a local JWKS file reads it again: the reload may be for a
+            // rotated key file.
+            for (id, cache) in runtime.authenticator.caches where runtime.keySources[id]?.jwksFile != nil {
+                if previous.authenticator.caches[id] === cache { await cache.refresh(.scheduled) }
+            }
+            return .installed(revision: runtime.revision)
+        }
+    }
+
+    private func watch(every interval: Duration) async {
+        var seen = PolicyFingerprint.of(path: builder.settings.policyPath)
+        while true {
+            do { try await Task.sleep(for: interval) } catch { return }
+            let now = PolicyFingerprint.of(path: builder.settings.policyPath)
+            guard now != seen else { continue }
+            seen = now
+            await reload(.fileChange)
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import MCPAuthzPolicy
+import MCPAuthzTokens
+import Metrics
+
+/// Loads the policy at the configured path into a `PolicyRuntime`.
+///
+/// An issuer whose key source (issuer URL, JWKS URI or file, algorithms) is unchanged keeps its
+/// key cache across reloads, so a policy edit never makes the sidecar refetch every JWKS or
+/// drop keys it has. Verified tokens are never carried over: claims mapping, audiences and
+/// accepted issuers may all have changed.
+package struct RuntimeBuilder: Sendable {
+    let settings: SidecarSettings
+    let httpClient: HTTPClient
+    let logger: Logger
+    let metrics: any MetricsFactory
+
+    package init(settings: SidecarSettings, httpClient: HTTPClient, logger: Logger, metrics: any MetricsFactory) {
+        self.settings = settings
+        self.httpClient = httpClient
+        self.logger = logger
+        self.metrics = metrics
+    }
+
+    package func build(previous: PolicyRuntime?) throws(PolicyLoadError) -> PolicyRuntime {
+        let loaded = try PolicyLoader(limits: settings.policyLimits).load(path: settings.policyPath)
+        let snapshot = PolicySnapshot(loaded.policy)
+        let fetcher = JWKSFetcher(client: httpClient, timeout: settings.jwks.fetchTimeout, maxBytes: settings.jwks.maxDocumentBytes)
+        var caches: [String: JWKSCache] = [:]
+        var keySources: [String: KeySource] = [:]
+        for issuer in loaded.policy.issuers {
+            let id = issuer.id.value
+            let source = KeySource(issuer)
+            keySources[id] = source
+            if let previous, previous.keySources[id] == source, let kept = previous.authenticator.caches[id] {
+                caches[id] = kept
+            } else {
+                caches[id] = JWKSCache(issuer: issuer, settings: settings.jwks, fetcher: fetcher, logger: logger, metrics: metrics)
+            }
+        }
+        let authenticator = TokenAuthenticator(
+            caches: caches, verifiedTokens: VerifiedTokenCache(capacity: settings.tokenCacheCapacity, metrics: metrics),
+            verifier: TokenVerifier(maxTokenBytes: settings.maxTokenBytes)
+        )
+        return PolicyRuntime(
+            snapshot: snapshot, revision: PolicyRuntime.revision(of: loaded.sources), authenticator: authenticator,
+            keySources: keySources, warnings: loaded.warnings
+        )
+    }
+}

@@ -1,0 +1,89 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import Logging
+import MCPAuthzPolicy
+import MCPAuthzTokens
+import NIOCore
+
+/// The running sidecar's parts: the HTTP application and the services beside it (JWKS
+/// refresh, policy reload), around one policy store.
+///
+/// `build` is what `serve`, `demo` and the tests all call, so tests exercise the same wiring
+/// users run.
+package struct Sidecar: Sendable {
+    package let application: Application<SidecarResponder>
+    package let store: PolicyStore
+    package let reloader: PolicyReloader
+    package let metrics: SidecarMetrics
+    /// The client that fetches keys; shut it down after the application has stopped.
+    package let httpClient: HTTPClient
+
+    /// Loads the policy (refusing to start on an invalid one) and assembles the sidecar.
+    /// - Parameters:
+    ///   - trapsSIGHUP: reload on SIGHUP; only one sidecar per process may.
+    ///   - extra: endpoints served before the sidecar's own (the demo's issuer).
+    ///   - onServerRunning: called with the listening channel once it is bound.
+    package static func build(
+        settings: SidecarSettings, logger: Logger, trapsSIGHUP: Bool = true, metrics: SidecarMetrics = SidecarMetrics(),
+        extra: (@Sendable (Request) -> Response?)? = nil, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) throws(PolicyLoadError) -> Sidecar {
+        let httpClient = JWKSFetcher.makeHTTPClient(connectTimeout: settings.jwks.fetchTimeout)
+        let builder = RuntimeBuilder(settings: settings, httpClient: httpClient, logger: logger, metrics: metrics.factory)
+        let initial: PolicyRuntime
+        do throws(PolicyLoadError) {
+            initial = try builder.build(previous: nil)
+        } catch {
+            try? httpClient.syncShutdown()
+            throw error
+        }
+        metrics.recordReload(success: true, at: Date().timeIntervalSince1970)
+        for warning in initial.warnings {
+            logger.warning("policy warning", metadata: ["policy.warning": "\(warning.description)"])
+        }
+        logger.info(
+            "policy loaded",
+            metadata: [
+                "policy.path": "\(settings.policyPath)", "policy.revision": "\(initial.revision)",
+                "policy.servers": "\(initial.snapshot.servers.count)", "policy.issuers": "\(initial.snapshot.issuers.count)",
+            ]
+        )
+        let store = PolicyStore(initial)
+        let reloader = PolicyReloader(
+            store: store, builder: builder, watchInterval: settings.watchInterval, trapsSIGHUP: trapsSIGHUP, logger: logger, metrics: metrics
+        )
+        let responder = SidecarResponder(
+            authorizer: Authorizer(store: store, metrics: metrics), settings: settings, metrics: metrics, logger: logger, extra: extra
+        )
+        let address: BindAddress
+        switch settings.listen {
+        case let .tcp(host, port): address = .hostname(host, port: port)
+        case let .unix(path): address = .unixDomainSocket(path: path)
+        }
+        let (idleSeconds, _) = settings.idleTimeout.components
+        let http = HTTP1Channel.Configuration(
+            idleTimeout: .seconds(idleSeconds),
+            httpDecoderConfiguration: .init(
+                maxHeaderFieldSize: settings.maxHeaderBytes, maxHeaderListSize: settings.maxHeaderBytes, maxHeaderFieldCount: 200
+            )
+        )
+        let application = Application(
+            responder: responder, server: .http1(configuration: http),
+            configuration: ApplicationConfiguration(address: address, serverName: nil),
+            services: [JWKSRefresher(store: store), reloader], onServerRunning: onServerRunning, logger: logger
+        )
+        return Sidecar(application: application, store: store, reloader: reloader, metrics: metrics, httpClient: httpClient)
+    }
+
+    /// Runs until SIGTERM or SIGINT, then drains and stops everything.
+    package func run() async throws {
+        do {
+            try await application.runService()
+        } catch {
+            try? await httpClient.shutdown()
+            throw error
+        }
+        try await httpClient.shutdown()
+    }
+}
