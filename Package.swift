@@ -130,8 +130,15 @@ let package = Package(
             name: "MCPAuthzServerTests",
             dependencies: [
                 "MCPAuthzServer",
+                "MCPAuthzTokens",
+                "MCPAuthzPolicy",
                 "MCPAuthzTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings

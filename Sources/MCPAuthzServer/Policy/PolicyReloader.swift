@@ -60,6 +60,9 @@ package actor PolicyReloader: Service {
                 if let interval = self.watchInterval {
                     group.addTask { await self.watch(every: interval) }
                 }
+                // With neither trigger the service still lives until shutdown: a service that
+                // returns early would stop the whole group.
+                group.addTask { try? await gracefulShutdown() }
             }
         }
     }
