@@ -1,12 +1,5 @@
+import Foundation
 import MCPAuthzPolicy
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// What the policy path looks like on disk, cheaply: for each policy file, the path it
 /// resolves to through symlinks, and that file's device, inode, size and modification time.
@@ -18,15 +11,14 @@ struct PolicyFingerprint: Equatable, Sendable {
     struct Entry: Equatable, Sendable {
         var path: String
         var resolved: String
-        var device: UInt64
-        var inode: UInt64
-        var size: Int64
-        var modifiedSeconds: Int
-        var modifiedNanoseconds: Int
+        var device: Int?
+        var inode: Int?
+        var size: Int?
+        var modified: Date?
     }
 
     var entries: [Entry]
-    /// Set when the path or a file could not be read: a fingerprint that never equals a good one.
+    /// Set when the path or a file could not be read.
     var problem: String?
 
     static func of(path: String) -> PolicyFingerprint {
@@ -38,17 +30,15 @@ struct PolicyFingerprint: Equatable, Sendable {
         }
         var entries: [Entry] = []
         for file in files {
-            var info = stat()
-            guard stat(file, &info) == 0 else { return PolicyFingerprint(entries: entries, problem: "cannot stat \(file)") }
-            var resolved = file
-            if let real = realpath(file, nil) {
-                resolved = String(cString: real)
-                free(real)
+            let resolved = URL(fileURLWithPath: file).resolvingSymlinksInPath().path
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: resolved) else {
+                return PolicyFingerprint(entries: entries, problem: "cannot read \(file)")
             }
             entries.append(
                 Entry(
-                    path: file, resolved: resolved, device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
-                    modifiedSeconds: Int(info.st_mtim.tv_sec), modifiedNanoseconds: Int(info.st_mtim.tv_nsec)
+                    path: file, resolved: resolved, device: (attributes[.deviceIdentifier] as? NSNumber)?.intValue,
+                    inode: (attributes[.systemFileNumber] as? NSNumber)?.intValue, size: (attributes[.size] as? NSNumber)?.intValue,
+                    modified: attributes[.modificationDate] as? Date
                 )
             )
         }
