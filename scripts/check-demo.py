@@ -6,16 +6,12 @@ Usage: check-demo.py MCP_AUTHZ_BINARY
 """
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from checklib import free_port
 
 
 def main():

@@ -10,29 +10,15 @@ import http.server
 import json
 import pathlib
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 import urllib.request
 
+from checklib import check, failures, finish, free_port, mint, one_server_policy, wait_for_port
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-failures = []
-
-
-def check(name, ok, detail=""):
-    print(f"{'ok  ' if ok else 'FAIL'} {name}")
-    if not ok:
-        failures.append(name)
-        print(detail, file=sys.stderr)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Upstream(http.server.BaseHTTPRequestHandler):
@@ -69,31 +55,18 @@ def main():
     binary = sys.argv[1]
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     work = pathlib.Path(tempfile.mkdtemp(prefix="mcp-authz-nginx-check-"))
-    spec = {"issuer": "https://idp.test.example/", "tokens": {
-        "reader": {"sub": "user-reader", "aud": "https://todos.mcp.example.com/mcp", "scope": "read:todos"}}}
-    minted = json.loads(subprocess.run([sys.executable, str(ROOT / "scripts/mint-tokens.py")], input=json.dumps(spec),
-                                       capture_output=True, text=True, check=True).stdout)
-    (work / "jwks.json").write_text(json.dumps(minted["jwks"]))
-    token = minted["tokens"]["reader"]
-    (work / "policy.yaml").write_text(f"""version: 1
-issuers:
-  - id: idp
-    issuer: https://idp.test.example/
-    jwks_file: {work / "jwks.json"}
-servers:
-  - id: todos
-    match: {{ host: todos.mcp.example.com, path_prefix: /mcp }}
-    resource: https://todos.mcp.example.com/mcp
-    issuers: [idp]
-    scopes_supported: [read:todos, read:billing]
-    rules:
+    token = mint(work, "https://todos.mcp.example.com/mcp", {"reader": {"sub": "user-reader", "scope": "read:todos"}})["reader"]
+    rules = """\
       - name: todo tools
-        when: {{ scopes: [read:todos] }}
-        allow: {{ tools: [get_todo] }}
+        when: { scopes: [read:todos] }
+        allow: { tools: [get_todo] }
       - name: billing
-        when: {{ scopes: [read:billing] }}
-        allow: {{ tools: [get_billing] }}
-""")
+        when: { scopes: [read:billing] }
+        allow: { tools: [get_billing] }
+"""
+    (work / "policy.yaml").write_text(one_server_policy(
+        work, "{ host: todos.mcp.example.com, path_prefix: /mcp }", "https://todos.mcp.example.com/mcp", rules,
+        extra="    scopes_supported: [read:todos, read:billing]\n"))
     authz_port, upstream_port, nginx_port = free_port(), free_port(), free_port()
     conf = (ROOT / "deploy/nginx/mcp-authz.conf").read_text()
     conf = conf.replace("127.0.0.1:9090", f"127.0.0.1:{authz_port}").replace("127.0.0.1:8000", f"127.0.0.1:{upstream_port}")
@@ -113,17 +86,11 @@ http {{
     upstream = http.server.ThreadingHTTPServer(("127.0.0.1", upstream_port), Upstream)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     authz = subprocess.Popen([binary, "serve", "--policies", str(work / "policy.yaml"), "--listen", f"127.0.0.1:{authz_port}"],
-                             stderr=subprocess.DEVNULL)
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     proxy = subprocess.Popen([nginx, "-p", str(work), "-c", str(work / "nginx.conf")])
     try:
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", nginx_port), timeout=1), \
-                        socket.create_connection(("127.0.0.1", authz_port), timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.05)
+        wait_for_port(nginx_port)
+        wait_for_port(authz_port)
         modern = {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call"}
         status, headers, body = request(nginx_port, "/mcp", {**modern, "Mcp-Name": "get_todo", "Authorization": f"Bearer {token}",
                                                              "X-Authz-Subject": "forged-by-client"})
@@ -154,8 +121,7 @@ http {{
         if failures:
             print((work / "error.log").read_text(), file=sys.stderr)
         shutil.rmtree(work, ignore_errors=True)
-    print(f"nginx: {'all passed' if not failures else f'{len(failures)} failed'}")
-    sys.exit(1 if failures else 0)
+    finish("nginx")
 
 
 if __name__ == "__main__":

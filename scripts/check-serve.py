@@ -10,47 +10,19 @@ import os
 import pathlib
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
-HERE = pathlib.Path(__file__).resolve().parent
-failures = []
+from checklib import check, finish, free_port, mint, one_server_policy
 
 
-def check(name, ok, detail=""):
-    print(f"{'ok  ' if ok else 'FAIL'} {name}")
-    if not ok:
-        failures.append(name)
-        if detail:
-            print(detail, file=sys.stderr)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def policy(jwks, allow_alpha):
+def policy(folder, allow_alpha):
     tools = "[get_todo, alpha]" if allow_alpha else "[get_todo]"
-    return f"""version: 1
-issuers:
-  - id: idp
-    issuer: https://idp.test.example/
-    jwks_file: {jwks}
-servers:
-  - id: todos
-    match: {{ path_prefix: /mcp }}
-    resource: https://todos.test.example/mcp
-    issuers: [idp]
-    rules:
-      - name: tools
-        allow: {{ tools: {tools} }}
-"""
+    return one_server_policy(folder, "{ path_prefix: /mcp }", "https://todos.test.example/mcp",
+                             f"      - name: tools\n        allow: {{ tools: {tools} }}\n")
 
 
 def ask(port, token, tool):
@@ -80,16 +52,11 @@ def wait_healthy(port, process, seconds=15):
 def main():
     binary = sys.argv[1]
     folder = pathlib.Path(tempfile.mkdtemp(prefix="mcp-authz-serve-check-"))
-    spec = {"issuer": "https://idp.test.example/",
-            "tokens": {"reader": {"sub": "u", "aud": "https://todos.test.example/mcp"}}}
-    minted = json.loads(subprocess.run([sys.executable, str(HERE / "mint-tokens.py")], input=json.dumps(spec),
-                                       capture_output=True, text=True, check=True).stdout)
-    (folder / "jwks.json").write_text(json.dumps(minted["jwks"]))
-    token = minted["tokens"]["reader"]
+    token = mint(folder, "https://todos.test.example/mcp", {"reader": {"sub": "u"}})["reader"]
     policy_file = folder / "policy.yaml"
 
     # An invalid policy: no start, every problem as file:line:column, exit 1.
-    policy_file.write_text(policy(folder / "jwks.json", False) + "      - name: tools\n        allow: { tool: [x] }\n")
+    policy_file.write_text(policy(folder, False) + "      - name: tools\n        allow: { tool: [x] }\n")
     result = subprocess.run([binary, "serve", "--policies", str(policy_file), "--listen", f"127.0.0.1:{free_port()}"],
                             capture_output=True, text=True, timeout=30)
     check("invalid policy: exit 1", result.returncode == 1, result.stderr)
@@ -102,10 +69,10 @@ def main():
     check("bad --listen: refused with the value", result.returncode != 0 and "nowhere" in result.stderr, result.stderr)
 
     # Configured from the environment; reload on SIGHUP only (watch off).
-    policy_file.write_text(policy(folder / "jwks.json", False))
+    policy_file.write_text(policy(folder, False))
     port = free_port()
     env = dict(os.environ, MCP_AUTHZ_POLICIES=str(policy_file), MCP_AUTHZ_LISTEN=f"127.0.0.1:{port}",
-               MCP_AUTHZ_WATCH_INTERVAL="0")
+               MCP_AUTHZ_WATCH_INTERVAL="0", MCP_AUTHZ_AUDIT=str(folder / "audit.jsonl"))
     started = time.time()
     server = subprocess.Popen([binary, "serve"], env=env, stderr=subprocess.PIPE, text=True)
     try:
@@ -113,7 +80,7 @@ def main():
         print(f"     start-up to first /healthz answer: {time.time() - started:.3f} s")
         check("before reload: alpha denied", ask(port, token, "alpha") == 403)
         check("before reload: get_todo allowed", ask(port, token, "get_todo") == 200)
-        policy_file.write_text(policy(folder / "jwks.json", True))
+        policy_file.write_text(policy(folder, True))
         time.sleep(0.3)
         check("edit without SIGHUP (watch off): alpha still denied", ask(port, token, "alpha") == 403)
         server.send_signal(signal.SIGHUP)
@@ -131,11 +98,13 @@ def main():
         check("SIGTERM: exit 0", code == 0, log)
         check("invalid reload logged with its location", f"{policy_file}:" in log and "policy reload rejected" in log, log)
         check("no token in the log", token not in log)
+        events = [json.loads(line)["event"] for line in (folder / "audit.jsonl").read_text().splitlines()]
+        check("audit file from the environment: loads, decisions, the rejected reload",
+              events.count("decision") >= 6 and events.count("policy_load") == 3 and events[-1] == "audit_stop", str(events))
     finally:
         if server.poll() is None:
             server.kill()
-    print(f"serve: {'all passed' if not failures else f'{len(failures)} failed'}")
-    sys.exit(1 if failures else 0)
+    finish("serve")
 
 
 if __name__ == "__main__":

@@ -43,9 +43,15 @@ struct DemoCommand: AsyncParsableCommand {
         var settings = SidecarSettings(policyPath: policyPath)
         settings.listen = .tcp(host: host, port: port)
         settings.watchInterval = .seconds(1)
-        let sidecar = try Sidecar.build(settings: settings, logger: logger, extra: { issuer.respond(to: $0) })
+        settings.audit.destinations = [.file(folder + "/audit.jsonl")]
+        let sidecar: Sidecar
+        do {
+            sidecar = try Sidecar.build(settings: settings, logger: logger, extra: { issuer.respond(to: $0) })
+        } catch {
+            throw ValidationError("the demo could not start: \(error)")
+        }
         let store = sidecar.store
-        let printed = Self.instructions(base: base, policyPath: policyPath, issuer: issuer)
+        let printed = Self.instructions(base: base, policyPath: policyPath, auditPath: folder + "/audit.jsonl", issuer: issuer)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await sidecar.run() }
             group.addTask {
@@ -99,7 +105,7 @@ struct DemoCommand: AsyncParsableCommand {
     /// The lines printed once the sidecar is ready. Each curl line follows a comment saying
     /// what it shows and `expect STATUS` (and a text the answer contains); the test suite runs
     /// them and checks exactly that.
-    static func instructions(base: String, policyPath: String, issuer: DemoIssuer) -> String {
+    static func instructions(base: String, policyPath: String, auditPath: String, issuer: DemoIssuer) -> String {
         let now = Int(Date().timeIntervalSince1970)
         let resource = base + "/mcp"
         func token(_ subject: String, _ email: String, scope: String, groups: [String], expiresIn: Int) -> String {
@@ -116,6 +122,7 @@ struct DemoCommand: AsyncParsableCommand {
         return """
             mcp-authz demo is ready on \(base)
               policy: \(policyPath) (watched: edit it and try again)
+              audit log: \(auditPath) (one line per decision; check it with: mcp-authz audit verify \(auditPath))
               issuer: \(issuer.url) (ES256 key made at start, JWKS at \(issuer.url)/jwks.json)
 
             Paste into another shell:

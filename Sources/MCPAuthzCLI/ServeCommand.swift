@@ -35,6 +35,25 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. [env: MCP_AUTHZ_LOG_LEVEL] (default: info)")
     var logLevel: String?
 
+    @Option(
+        help: """
+            Audit log destination: a file (created 0600, reopened on SIGUSR1), '-' for stdout, or 'none'. \
+            Repeat for several. [env: MCP_AUTHZ_AUDIT, comma-separated] (default: -)
+            """
+    )
+    var audit: [String] = []
+
+    @Option(
+        help: """
+            When audit records cannot be written: 'deny' every request until they can, or 'continue' deciding. \
+            [env: MCP_AUTHZ_AUDIT_FAILURE] (default: deny)
+            """
+    )
+    var auditFailure: String?
+
+    @Option(help: "Audit records buffered for the writer; requests wait when it is full. [env: MCP_AUTHZ_AUDIT_BUFFER] (default: 65536)")
+    var auditBuffer: Int?
+
     @OptionGroup var limits: ServerLimitOptions
 
     func run() async throws {
@@ -50,6 +69,9 @@ struct ServeCommand: AsyncParsableCommand {
             Double($0).flatMap { $0 >= 0 ? $0 : nil }
         }
         settings.watchInterval = interval == 0 ? nil : .milliseconds(Int64(interval * 1000))
+        settings.audit = try auditSettings(environment)
+        // A closed stdout (the audit log's reader went away) must fail a write, not kill us.
+        signal(SIGPIPE, SIG_IGN)
         let sidecar: Sidecar
         do {
             sidecar = try Sidecar.build(
@@ -59,11 +81,46 @@ struct ServeCommand: AsyncParsableCommand {
                 }
             )
         } catch {
-            report(error.diagnostics)
-            printError("\(policyPath): invalid: \(error.diagnostics.count) problem\(error.diagnostics.count == 1 ? "" : "s"); not starting")
+            switch error {
+            case let .policy(error):
+                report(error.diagnostics)
+                printError(
+                    "\(policyPath): invalid: \(error.diagnostics.count) problem\(error.diagnostics.count == 1 ? "" : "s"); not starting"
+                )
+            case let .audit(error):
+                printError("audit log: \(error.message); not starting")
+            }
             throw ExitCode(1)
         }
         try await sidecar.run()
+    }
+
+    func auditSettings(_ environment: [String: String]) throws -> AuditSettings {
+        var settings = AuditSettings()
+        let destinations =
+            !audit.isEmpty ? audit : environment["MCP_AUTHZ_AUDIT"].map { $0.split(separator: ",").map(String.init) } ?? ["-"]
+        settings.destinations = try destinations.compactMap { destination -> AuditDestination? in
+            switch destination {
+            case "none": return nil
+            case "-": return .standardOutput
+            case "": throw ValidationError("empty audit destination")
+            default: return .file(destination)
+            }
+        }
+        if destinations.contains("none") && destinations.count > 1 {
+            throw ValidationError("audit destination 'none' cannot be combined with others")
+        }
+        settings.failClosed = try Self.value(auditFailure, "MCP_AUTHZ_AUDIT_FAILURE", environment, default: "deny") { text -> Bool? in
+            switch text {
+            case "deny": true
+            case "continue": false
+            default: nil
+            }
+        }
+        settings.bufferCapacity = try Self.value(auditBuffer.map { String($0) }, "MCP_AUTHZ_AUDIT_BUFFER", environment, default: "65536") {
+            Int($0).flatMap { $0 > 0 ? $0 : nil }
+        }
+        return settings
     }
 
     static func logger(level: Logger.Level) -> Logger {

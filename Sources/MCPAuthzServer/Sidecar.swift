@@ -17,6 +17,7 @@ package struct Sidecar: Sendable {
     package let store: PolicyStore
     package let reloader: PolicyReloader
     package let metrics: SidecarMetrics
+    package let audit: AuditLog?
     /// The client that fetches keys; shut it down after the application has stopped.
     package let httpClient: HTTPClient
 
@@ -28,17 +29,24 @@ package struct Sidecar: Sendable {
     package static func build(
         settings: SidecarSettings, logger: Logger, trapsSIGHUP: Bool = true, metrics: SidecarMetrics = SidecarMetrics(),
         extra: (@Sendable (Request) -> Response?)? = nil, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
-    ) throws(PolicyLoadError) -> Sidecar {
+    ) throws(SidecarStartError) -> Sidecar {
+        let audit: AuditLog?
+        do throws(AuditSinkError) {
+            audit = settings.audit.destinations.isEmpty ? nil : try AuditLog(settings: settings.audit, logger: logger, metrics: metrics.factory)
+        } catch {
+            throw .audit(error)
+        }
         let httpClient = JWKSFetcher.makeHTTPClient(connectTimeout: settings.jwks.fetchTimeout)
-        let builder = RuntimeBuilder(settings: settings, httpClient: httpClient, logger: logger, metrics: metrics.factory)
+        let builder = RuntimeBuilder(settings: settings, httpClient: httpClient, logger: logger, metrics: metrics.factory, audit: audit)
         let initial: PolicyRuntime
         do throws(PolicyLoadError) {
             initial = try builder.build(previous: nil)
         } catch {
             try? httpClient.syncShutdown()
-            throw error
+            throw .policy(error)
         }
         metrics.recordReload(success: true, at: Date().timeIntervalSince1970)
+        audit?.event(PolicyLoadEvent.success(cause: "start", path: settings.policyPath, runtime: initial, previous: nil))
         for warning in initial.warnings {
             logger.warning("policy warning", metadata: ["policy.warning": "\(warning.description)"])
         }
@@ -51,10 +59,11 @@ package struct Sidecar: Sendable {
         )
         let store = PolicyStore(initial)
         let reloader = PolicyReloader(
-            store: store, builder: builder, watchInterval: settings.watchInterval, trapsSIGHUP: trapsSIGHUP, logger: logger, metrics: metrics
+            store: store, builder: builder, watchInterval: settings.watchInterval, trapsSIGHUP: trapsSIGHUP, logger: logger, metrics: metrics,
+            audit: audit
         )
         let responder = SidecarResponder(
-            authorizer: Authorizer(store: store, metrics: metrics), settings: settings, metrics: metrics, logger: logger, extra: extra
+            authorizer: Authorizer(store: store, metrics: metrics, audit: audit), settings: settings, metrics: metrics, logger: logger, extra: extra
         )
         let address: BindAddress
         switch settings.listen {
@@ -71,9 +80,12 @@ package struct Sidecar: Sendable {
         let application = Application(
             responder: responder, server: .http1(configuration: http),
             configuration: ApplicationConfiguration(address: address, serverName: nil),
-            services: [JWKSRefresher(store: store), reloader], onServerRunning: onServerRunning, logger: logger
+            // Stopped in reverse order after the HTTP server: the audit log last, so it records
+            // every request the server finished.
+            services: (audit.map { [$0] } ?? []) + [JWKSRefresher(store: store), reloader], onServerRunning: onServerRunning,
+            logger: logger
         )
-        return Sidecar(application: application, store: store, reloader: reloader, metrics: metrics, httpClient: httpClient)
+        return Sidecar(application: application, store: store, reloader: reloader, metrics: metrics, audit: audit, httpClient: httpClient)
     }
 
     /// Runs until SIGTERM or SIGINT, then drains and stops everything.
@@ -86,4 +98,12 @@ package struct Sidecar: Sendable {
         }
         try await httpClient.shutdown()
     }
+}
+
+/// Why the sidecar did not start.
+package enum SidecarStartError: Error, Sendable {
+    /// The policy is invalid: every problem, with its location.
+    case policy(PolicyLoadError)
+    /// An audit destination cannot be opened.
+    case audit(AuditSinkError)
 }

@@ -22,6 +22,7 @@ package struct SidecarSettings: Sendable {
     /// How often the policy path is checked for changes; nil turns the watch off (SIGHUP still
     /// reloads).
     package var watchInterval: Duration? = .seconds(2)
+    package var audit = AuditSettings()
     /// Idle keep-alive connections are closed after this.
     package var idleTimeout: Duration = .seconds(75)
 

@@ -41,17 +41,28 @@ package actor JWKSCache {
     private var inFlight = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
+    private let onRefresh: (@Sendable (RefreshOutcome) -> Void)?
     private let refreshSuccesses: Counter
     private let refreshFailures: Counter
     private let refreshesSkipped: Counter
     private let keyCount: Gauge
 
+    /// What one refresh did, for the audit log.
+    package struct RefreshOutcome: Sendable {
+        package var issuerID: String
+        package var keys: Int
+        /// Why it failed; nil when it succeeded.
+        package var error: String?
+        package var servingLastGood: Bool
+    }
+
     /// `fetcher` may be nil only for an issuer with a `jwks_file`. Metrics go to
-    /// `metrics`, the bootstrapped system by default.
+    /// `metrics`, the bootstrapped system by default; `onRefresh` hears every refresh's outcome.
     package init(
         issuer: IssuerConfig, settings: JWKSCacheSettings, fetcher: JWKSFetcher?, logger: Logger,
-        metrics: any MetricsFactory = MetricsSystem.factory
+        metrics: any MetricsFactory = MetricsSystem.factory, onRefresh: (@Sendable (RefreshOutcome) -> Void)? = nil
     ) {
+        self.onRefresh = onRefresh
         issuerID = issuer.id.value
         self.issuer = issuer
         self.settings = settings
@@ -150,12 +161,14 @@ package actor JWKSCache {
             refreshSuccesses.increment()
             keyCount.record(keys.kids.count)
             logger.info("JWKS refreshed", metadata: ["jwks.issuer": "\(issuerID)", "jwks.keys": "\(keys.kids.count)"])
+            onRefresh?(RefreshOutcome(issuerID: issuerID, keys: keys.kids.count, error: nil, servingLastGood: false))
         } catch {
             lastAttemptFailed = true
             // The provider may have moved its keys: discover again on the next attempt.
             discoveredJWKSURI = nil
             refreshFailures.increment()
             let serving = currentKeys() != nil
+            onRefresh?(RefreshOutcome(issuerID: issuerID, keys: 0, error: error.message, servingLastGood: serving))
             logger.error(
                 "JWKS refresh failed",
                 metadata: ["jwks.issuer": "\(issuerID)", "jwks.error": "\(error.message)", "jwks.serving_last_good": "\(serving)"]

@@ -38,7 +38,14 @@ package final class TokenAuthenticator: Sendable {
     package func authenticate(_ token: String, for server: ServerConfig, in snapshot: PolicySnapshot, now: Double) async throws(TokenFailure)
         -> VerifiedToken
     {
-        let key = VerifiedTokenCache.key(token: token, serverID: server.id.value)
+        try await authenticate(token, key: VerifiedTokenCache.key(token: token, serverID: server.id.value), for: server, in: snapshot, now: now)
+    }
+
+    /// As above, with the cache key already computed (its digest doubles as the token's
+    /// fingerprint in the audit log).
+    package func authenticate(
+        _ token: String, key: VerifiedTokenCache.Key, for server: ServerConfig, in snapshot: PolicySnapshot, now: Double
+    ) async throws(TokenFailure) -> VerifiedToken {
         if let cached = verifiedTokens.get(key, now: now) { return cached }
         let keys: (String) -> IssuerKeys? = { [caches] in caches[$0]?.currentKeys() }
         let verified: VerifiedToken

@@ -9,6 +9,18 @@ package final class VerifiedTokenCache: Sendable {
     package struct Key: Hashable, Sendable {
         var digest: SHA256Digest
         var serverID: String
+
+        /// The first 8 bytes of the token's SHA-256 in hex: names a token in logs without
+        /// revealing it.
+        package var fingerprint: String {
+            let digits = Array("0123456789abcdef".utf8)
+            var out: [UInt8] = []
+            for byte in digest.prefix(8) {
+                out.append(digits[Int(byte >> 4)])
+                out.append(digits[Int(byte & 0x0F)])
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
     }
 
     private let entries = Mutex<[Key: VerifiedToken]>([:])

@@ -110,6 +110,9 @@ func withSidecar<Value: Sendable>(
     var settings = SidecarSettings(policyPath: folder.path + "/policy.yaml")
     settings.listen = .tcp(host: "127.0.0.1", port: 0)
     settings.watchInterval = nil
+    settings.audit.destinations = []
+    settings.audit.trapsSIGUSR1 = false
+    settings.audit.shutdownRetry = .milliseconds(200)
     configure(&settings)
     var logger = Logger(label: "sidecar-test")
     logger.logLevel = .critical

@@ -20,6 +20,10 @@ package struct AuthzOutcome: Sendable {
     package var messages: [MCPMessage]
     package var decisionID: String
     package var policyRevision: String
+    /// The first 8 bytes of the token's SHA-256, for the audit log.
+    package var tokenFingerprint: String?
+    /// When the decision started, to report its latency.
+    package var started: ContinuousClock.Instant
     /// Why, for the log; never sent to clients.
     package var detail: String?
 
@@ -27,15 +31,18 @@ package struct AuthzOutcome: Sendable {
 }
 
 /// Decides requests against the policy in force: finds the token, verifies it for the server,
-/// works out the MCP operations and asks the policy about each. Any failure denies.
+/// works out the MCP operations and asks the policy about each. Any failure denies, and so does
+/// an audit log that cannot write when it is set to fail closed.
 package final class Authorizer: Sendable {
     package let store: PolicyStore
     let metrics: SidecarMetrics
+    package let audit: AuditLog?
     let ids = DecisionIDs()
 
-    package init(store: PolicyStore, metrics: SidecarMetrics) {
+    package init(store: PolicyStore, metrics: SidecarMetrics, audit: AuditLog?) {
         self.store = store
         self.metrics = metrics
+        self.audit = audit
     }
 
     /// A request refused before any server could be named (its forward headers are unusable).
@@ -43,7 +50,8 @@ package final class Authorizer: Sendable {
         metrics.recordDecision(server: nil, allowed: false, reason: rejection.reason.rawValue, duration: .zero)
         return AuthzOutcome(
             status: 403, reason: rejection.reason.rawValue, rule: nil, requiredScopes: [], serverID: nil, identity: nil, tokenSent: false,
-            messages: [], decisionID: ids.next(), policyRevision: runtime.revision, detail: rejection.message
+            messages: [], decisionID: ids.next(), policyRevision: runtime.revision, tokenFingerprint: nil, started: .now,
+            detail: rejection.message
         )
     }
 
@@ -57,15 +65,28 @@ package final class Authorizer: Sendable {
         messages: () throws(RequestRejection) -> [MCPMessage]?
     ) async -> AuthzOutcome {
         let started = ContinuousClock.now
+        var outcome = await evaluate(in: runtime, serverID: serverID, token: token, messages: messages, started: started)
+        if outcome.allowed, let audit, !audit.permitsAllow {
+            outcome.status = 403
+            outcome.reason = Self.auditUnavailable
+            outcome.detail = "the audit log cannot be written and is set to fail closed"
+        }
+        metrics.recordDecision(server: outcome.serverID, allowed: outcome.allowed, reason: outcome.reason, duration: started.duration(to: .now))
+        return outcome
+    }
+
+    /// The reason code of a denial caused by an audit log that cannot write.
+    package static let auditUnavailable = "audit_unavailable"
+
+    private func evaluate(
+        in runtime: PolicyRuntime, serverID: String?, token: (ServerConfig) throws(TokenFailure) -> String,
+        messages: () throws(RequestRejection) -> [MCPMessage]?, started: ContinuousClock.Instant
+    ) async -> AuthzOutcome {
         var outcome = AuthzOutcome(
             status: 403, reason: Decision.Reason.unknownServer.rawValue, rule: nil, requiredScopes: [], serverID: serverID, identity: nil,
-            tokenSent: false, messages: [], decisionID: ids.next(), policyRevision: runtime.revision, detail: nil
+            tokenSent: false, messages: [], decisionID: ids.next(), policyRevision: runtime.revision, tokenFingerprint: nil,
+            started: started, detail: nil
         )
-        defer {
-            metrics.recordDecision(
-                server: outcome.serverID, allowed: outcome.allowed, reason: outcome.reason, duration: started.duration(to: .now)
-            )
-        }
         guard let serverID, let server = runtime.snapshot.servers[serverID]?.config else {
             outcome.detail = "no server of the policy matches the request"
             return outcome
@@ -80,8 +101,10 @@ package final class Authorizer: Sendable {
                 throw error
             }
             outcome.tokenSent = true
+            let key = VerifiedTokenCache.key(token: found, serverID: server.id.value)
+            outcome.tokenFingerprint = key.fingerprint
             verified = try await runtime.authenticator.authenticate(
-                found, for: server, in: runtime.snapshot, now: Date().timeIntervalSince1970
+                found, key: key, for: server, in: runtime.snapshot, now: Date().timeIntervalSince1970
             )
         } catch {
             outcome.status = 401

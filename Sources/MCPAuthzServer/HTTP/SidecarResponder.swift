@@ -69,6 +69,9 @@ package struct SidecarResponder: HTTPResponder {
         } catch {
             let outcome = authorizer.refuse(in: runtime, error)
             log(outcome, "-", "-")
+            let method = header("X-Original-Method").first ?? header("X-Forwarded-Method").first
+            let uri = header("X-Original-URI").first ?? header("X-Forwarded-Uri").first
+            await audit(outcome, endpoint: "auth", request: request, httpMethod: method, httpPath: uri, runtime: runtime)
             return answer(outcome, runtime: runtime)
         }
         let bodyResult = await readBody(request)
@@ -83,7 +86,30 @@ package struct SidecarResponder: HTTPResponder {
             }
         )
         log(outcome, forwarded.method, forwarded.uri)
+        await audit(outcome, endpoint: "auth", request: request, httpMethod: forwarded.method, httpPath: forwarded.uri, runtime: runtime)
         return answer(outcome, runtime: runtime)
+    }
+
+    /// Hands the decision to the audit log (waiting only when its buffer is full).
+    private func audit(
+        _ outcome: AuthzOutcome, endpoint: String, request: Request, httpMethod: String?, httpPath: String?, runtime: PolicyRuntime
+    ) async {
+        guard let audit = authorizer.audit else { return }
+        let identity = outcome.identity
+        let operations = outcome.messages.compactMap { message -> MCPOperation? in
+            if case let .call(operation) = message { return operation }
+            return nil
+        }
+        let record = DecisionRecord(
+            decisionID: outcome.decisionID, requestID: request.headers[.requestID], endpoint: endpoint, serverID: outcome.serverID,
+            httpMethod: httpMethod, httpPath: httpPath, operations: operations,
+            issuer: identity.flatMap { runtime.snapshot.issuers[$0.issuerID]?.issuer.value }, subject: identity?.subject,
+            email: identity?.email, clientID: identity?.clientID, scopes: identity.map { $0.scopes.sorted() } ?? [],
+            allowed: outcome.allowed, status: outcome.status, reason: outcome.reason, rule: outcome.rule,
+            policyRevision: outcome.policyRevision, latencyMicroseconds: Int(outcome.started.duration(to: .now).microseconds),
+            tokenFingerprint: outcome.tokenFingerprint
+        )
+        await audit.record(AuditEntry(time: Date().timeIntervalSince1970, .decision(record)))
     }
 
     private func answer(_ outcome: AuthzOutcome, runtime: PolicyRuntime) -> Response {
@@ -173,7 +199,7 @@ package struct SidecarResponder: HTTPResponder {
         do throws(DecisionAPIError) {
             if filter {
                 let question = try FilterQuestion(body, maxNames: settings.maxFilterNames)
-                return Self.json(.ok, await filterAnswer(question, runtime: runtime))
+                return Self.json(.ok, await filterAnswer(question, request: request, runtime: runtime))
             }
             let question = try DecideQuestion(body)
             let outcome = await authorizer.decide(
@@ -182,6 +208,7 @@ package struct SidecarResponder: HTTPResponder {
                 messages: { [question.message] }
             )
             log(outcome, "API", "/v1/decide")
+            await audit(outcome, endpoint: "decide", request: request, httpMethod: nil, httpPath: nil, runtime: runtime)
             return Self.json(.ok, decideAnswer(outcome, runtime: runtime))
         } catch {
             return Self.problem(.badRequest, error.message)
@@ -213,12 +240,13 @@ package struct SidecarResponder: HTTPResponder {
         return nil
     }
 
-    private func filterAnswer(_ question: FilterQuestion, runtime: PolicyRuntime) async -> [UInt8] {
+    private func filterAnswer(_ question: FilterQuestion, request: Request, runtime: PolicyRuntime) async -> [UInt8] {
         let outcome = await authorizer.decide(
             in: runtime, serverID: runtime.snapshot.servers[question.server] == nil ? nil : question.server,
             token: { _ throws(TokenFailure) in try question.bearerToken() }, messages: { nil }
         )
         log(outcome, "API", "/v1/filter")
+        await audit(outcome, endpoint: "filter", request: request, httpMethod: nil, httpPath: nil, runtime: runtime)
         var json = JSONWriter()
         json.field("allow", outcome.allowed)
         json.field("status", outcome.status)
@@ -265,9 +293,11 @@ package struct SidecarResponder: HTTPResponder {
         let runtime = authorizer.store.runtime
         var json = JSONWriter()
         let caches = runtime.authenticator.caches.sorted { $0.key < $1.key }
-        let ready = caches.allSatisfy { $0.value.availability != .pending }
+        let auditHealthy = authorizer.audit?.isHealthy ?? true
+        let ready = caches.allSatisfy { $0.value.availability != .pending } && auditHealthy
         json.field("ready", ready)
         json.field("policy_revision", runtime.revision)
+        json.field("audit", authorizer.audit == nil ? "off" : auditHealthy ? "writing" : "failing")
         json.object("issuers") { issuers in
             for (id, cache) in caches { issuers.field(id, cache.availability.rawValue) }
         }
@@ -314,4 +344,13 @@ extension HTTPField.Name {
     static let authzDecisionID = Self("X-Authz-Decision-Id")!
     static let authzPolicyRevision = Self("X-Authz-Policy-Revision")!
     static let authzReason = Self("X-Authz-Reason")!
+    static let requestID = Self("X-Request-Id")!
+}
+
+extension Duration {
+    /// Whole microseconds.
+    var microseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+    }
 }

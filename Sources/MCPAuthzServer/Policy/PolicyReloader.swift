@@ -32,12 +32,15 @@ package actor PolicyReloader: Service {
     private let trapsSIGHUP: Bool
     private let logger: Logger
     private let metrics: SidecarMetrics
+    private let audit: AuditLog?
     private var reloading = false
     private var waiting: [CheckedContinuation<Void, Never>] = []
 
     package init(
-        store: PolicyStore, builder: RuntimeBuilder, watchInterval: Duration?, trapsSIGHUP: Bool, logger: Logger, metrics: SidecarMetrics
+        store: PolicyStore, builder: RuntimeBuilder, watchInterval: Duration?, trapsSIGHUP: Bool, logger: Logger, metrics: SidecarMetrics,
+        audit: AuditLog?
     ) {
+        self.audit = audit
         self.store = store
         self.builder = builder
         self.watchInterval = watchInterval
@@ -95,6 +98,9 @@ package actor PolicyReloader: Service {
         switch built {
         case let .failure(error):
             metrics.recordReload(success: false, at: now)
+            audit?.event(
+                PolicyLoadEvent.failure(cause: cause.rawValue, path: builder.settings.policyPath, inForce: previous.revision, error: error)
+            )
             logger.error(
                 "policy reload rejected; the policy in force stays",
                 metadata: [
@@ -109,6 +115,9 @@ package actor PolicyReloader: Service {
         case let .success(runtime):
             store.install(runtime)
             metrics.recordReload(success: true, at: now)
+            audit?.event(
+                PolicyLoadEvent.success(cause: cause.rawValue, path: builder.settings.policyPath, runtime: runtime, previous: previous.revision)
+            )
             logger.info(
                 "policy reloaded",
                 metadata: [
@@ -134,5 +143,31 @@ package actor PolicyReloader: Service {
             seen = now
             await reload(.fileChange)
         }
+    }
+}
+
+/// Audit records of policy loads.
+enum PolicyLoadEvent {
+    static func success(cause: String, path: String, runtime: PolicyRuntime, previous: String?) -> EventRecord {
+        EventRecord(
+            "policy_load",
+            [
+                ("result", .string("success")), ("cause", .string(cause)), ("path", .string(path)),
+                ("policy_revision", .string(runtime.revision)), ("previous_revision", .string(previous)),
+                ("servers", .int(runtime.snapshot.servers.count)), ("issuers", .int(runtime.snapshot.issuers.count)),
+                ("warnings", .int(runtime.warnings.count)),
+            ]
+        )
+    }
+
+    static func failure(cause: String, path: String, inForce: String, error: PolicyLoadError) -> EventRecord {
+        EventRecord(
+            "policy_load",
+            [
+                ("result", .string("failure")), ("cause", .string(cause)), ("path", .string(path)), ("policy_revision", .string(inForce)),
+                ("problems", .int(error.diagnostics.count)),
+                ("error", .string(error.diagnostics.prefix(5).map(\.description).joined(separator: "\n"))),
+            ]
+        )
     }
 }

@@ -16,18 +16,22 @@ package struct RuntimeBuilder: Sendable {
     let httpClient: HTTPClient
     let logger: Logger
     let metrics: any MetricsFactory
+    let audit: AuditLog?
 
-    package init(settings: SidecarSettings, httpClient: HTTPClient, logger: Logger, metrics: any MetricsFactory) {
+    package init(settings: SidecarSettings, httpClient: HTTPClient, logger: Logger, metrics: any MetricsFactory, audit: AuditLog?) {
         self.settings = settings
         self.httpClient = httpClient
         self.logger = logger
         self.metrics = metrics
+        self.audit = audit
     }
 
     package func build(previous: PolicyRuntime?) throws(PolicyLoadError) -> PolicyRuntime {
         let loaded = try PolicyLoader(limits: settings.policyLimits).load(path: settings.policyPath)
         let snapshot = PolicySnapshot(loaded.policy)
         let fetcher = JWKSFetcher(client: httpClient, timeout: settings.jwks.fetchTimeout, maxBytes: settings.jwks.maxDocumentBytes)
+        var onRefresh: (@Sendable (JWKSCache.RefreshOutcome) -> Void)?
+        if let audit { onRefresh = { outcome in Self.record(outcome, in: audit) } }
         var caches: [String: JWKSCache] = [:]
         var keySources: [String: KeySource] = [:]
         for issuer in loaded.policy.issuers {
@@ -37,7 +41,10 @@ package struct RuntimeBuilder: Sendable {
             if let previous, previous.keySources[id] == source, let kept = previous.authenticator.caches[id] {
                 caches[id] = kept
             } else {
-                caches[id] = JWKSCache(issuer: issuer, settings: settings.jwks, fetcher: fetcher, logger: logger, metrics: metrics)
+                caches[id] = JWKSCache(
+                    issuer: issuer, settings: settings.jwks, fetcher: fetcher, logger: logger, metrics: metrics,
+                    onRefresh: onRefresh
+                )
             }
         }
         let authenticator = TokenAuthenticator(
@@ -48,5 +55,17 @@ package struct RuntimeBuilder: Sendable {
             snapshot: snapshot, revision: PolicyRuntime.revision(of: loaded.sources), authenticator: authenticator,
             keySources: keySources, warnings: loaded.warnings
         )
+    }
+
+    private static func record(_ outcome: JWKSCache.RefreshOutcome, in audit: AuditLog) {
+        var fields: [(String, EventRecord.EventValue)] = [
+            ("issuer", .string(outcome.issuerID)), ("result", .string(outcome.error == nil ? "success" : "failure")),
+        ]
+        if let error = outcome.error {
+            fields += [("error", .string(error)), ("serving_last_good", .string(outcome.servingLastGood ? "true" : "false"))]
+        } else {
+            fields.append(("keys", .int(outcome.keys)))
+        }
+        audit.event(EventRecord("jwks_refresh", fields))
     }
 }

@@ -1,0 +1,89 @@
+import MCPAuthzPolicy
+
+/// One thing the audit log records, as captured on the request path. Turned into its JSON line
+/// (escaped, bounded, chained) by the writer, off the request path.
+package struct AuditEntry: Sendable {
+    /// Seconds since 1970 when it happened.
+    package var time: Double
+    package var kind: Kind
+
+    package enum Kind: Sendable {
+        case decision(DecisionRecord)
+        case event(EventRecord)
+    }
+
+    package init(time: Double, _ kind: Kind) {
+        self.time = time
+        self.kind = kind
+    }
+}
+
+/// Who asked what, and what mcp-authz answered.
+package struct DecisionRecord: Sendable {
+    package var decisionID: String
+    package var requestID: String?
+    /// `auth`, `decide` or `filter`.
+    package var endpoint: String
+    package var serverID: String?
+    package var httpMethod: String?
+    package var httpPath: String?
+    /// The operations decided (one, or a batch).
+    package var operations: [MCPOperation]
+    package var issuer: String?
+    package var subject: String?
+    package var email: String?
+    package var clientID: String?
+    package var scopes: [String]
+    package var allowed: Bool
+    package var status: Int
+    package var reason: String
+    package var rule: String?
+    package var policyRevision: String
+    package var latencyMicroseconds: Int
+    /// The first 8 bytes of the token's SHA-256, in hex; never the token.
+    package var tokenFingerprint: String?
+
+    package init(
+        decisionID: String, requestID: String?, endpoint: String, serverID: String?, httpMethod: String?, httpPath: String?,
+        operations: [MCPOperation], issuer: String?, subject: String?, email: String?, clientID: String?, scopes: [String], allowed: Bool,
+        status: Int, reason: String, rule: String?, policyRevision: String, latencyMicroseconds: Int, tokenFingerprint: String?
+    ) {
+        self.decisionID = decisionID
+        self.requestID = requestID
+        self.endpoint = endpoint
+        self.serverID = serverID
+        self.httpMethod = httpMethod
+        self.httpPath = httpPath
+        self.operations = operations
+        self.issuer = issuer
+        self.subject = subject
+        self.email = email
+        self.clientID = clientID
+        self.scopes = scopes
+        self.allowed = allowed
+        self.status = status
+        self.reason = reason
+        self.rule = rule
+        self.policyRevision = policyRevision
+        self.latencyMicroseconds = latencyMicroseconds
+        self.tokenFingerprint = tokenFingerprint
+    }
+}
+
+/// Something other than a decision: policy loads, key refreshes, the log's own life.
+package struct EventRecord: Sendable {
+    /// `policy_load`, `jwks_refresh`, `audit_start`, `audit_reopen`, `audit_gap`, `audit_stop`.
+    package var event: String
+    /// Further fields, strings or integers, in this order.
+    package var fields: [(String, EventValue)]
+
+    package enum EventValue: Sendable {
+        case string(String?)
+        case int(Int)
+    }
+
+    package init(_ event: String, _ fields: [(String, EventValue)] = []) {
+        self.event = event
+        self.fields = fields
+    }
+}

@@ -1,0 +1,113 @@
+import Synchronization
+
+/// The bounded buffer between requests and the audit writer.
+///
+/// Requests add entries without waiting while there is room, and wait for room when it is
+/// full (backpressure, never a silent drop). The one writer takes everything pending at once.
+package final class AuditQueue: Sendable {
+    package enum Item: Sendable {
+        case entry(AuditEntry)
+        /// Reopen the file (SIGUSR1, after logrotate moved it).
+        case reopen
+    }
+
+    private struct State: ~Copyable {
+        var items: [Item] = []
+        var capacity: Int
+        var consumer: CheckedContinuation<[Item]?, Never>?
+        var producers: [CheckedContinuation<Void, Never>] = []
+        var closed = false
+    }
+
+    private let state: Mutex<State>
+
+    package init(capacity: Int) {
+        state = Mutex(State(capacity: max(1, capacity)))
+    }
+
+    /// Adds an item, waiting while the buffer is full, for as long as `keepWaiting` holds;
+    /// false when it gave up.
+    package func push(_ item: Item, keepWaiting: () -> Bool) async -> Bool {
+        while !offer(item) {
+            guard keepWaiting() else { return false }
+            await withCheckedContinuation { (producer: CheckedContinuation<Void, Never>) in
+                let roomNow = state.withLock { state -> Bool in
+                    if state.items.count < state.capacity || state.closed { return true }
+                    state.producers.append(producer)
+                    return false
+                }
+                if roomNow { producer.resume() }
+            }
+        }
+        return true
+    }
+
+    /// Adds an item if there is room (or `force`); false when the buffer is full.
+    @discardableResult
+    package func offer(_ item: Item, force: Bool = false) -> Bool {
+        let handOver = state.withLock { state -> (CheckedContinuation<[Item]?, Never>, [Item])?? in
+            guard force || state.items.count < state.capacity || state.closed else { return .none }
+            state.items.append(item)
+            guard let consumer = state.consumer else { return .some(nil) }
+            state.consumer = nil
+            let items = state.items
+            state.items = []
+            return .some((consumer, items))
+        }
+        switch handOver {
+        case .none: return false
+        case .some(nil): return true
+        case let .some((consumer, items)?):
+            consumer.resume(returning: items)
+            wakeProducers()
+            return true
+        }
+    }
+
+    /// Everything pending, waiting for something when empty; nil once closed and empty.
+    package func next() async -> [Item]? {
+        let items: [Item]? = await withCheckedContinuation { consumer in
+            let ready = state.withLock { state -> [Item]?? in
+                if !state.items.isEmpty {
+                    let items = state.items
+                    state.items = []
+                    return .some(items)
+                }
+                if state.closed { return .some(nil) }
+                state.consumer = consumer
+                return .none
+            }
+            if let ready { consumer.resume(returning: ready) }
+        }
+        wakeProducers()
+        return items
+    }
+
+    /// No more waiting: `next` returns what is left, then nil.
+    package func close() {
+        let waiting = state.withLock { state -> (CheckedContinuation<[Item]?, Never>, [Item])? in
+            state.closed = true
+            guard let consumer = state.consumer else { return nil }
+            state.consumer = nil
+            let items = state.items
+            state.items = []
+            return (consumer, items)
+        }
+        if let (consumer, items) = waiting { consumer.resume(returning: items.isEmpty ? nil : items) }
+        wakeProducers()
+    }
+
+    package var count: Int { state.withLock { $0.items.count } }
+
+    package var isClosed: Bool { state.withLock { $0.closed } }
+
+    /// Lets every waiting `push` look again (at the room, or at whether to keep waiting).
+    package func wakeProducers() {
+        let producers = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            let waiting = state.producers
+            state.producers = []
+            return waiting
+        }
+        for producer in producers { producer.resume() }
+    }
+}

@@ -1,0 +1,111 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Where audit lines go.
+package enum AuditDestination: Sendable, Equatable, CustomStringConvertible {
+    /// A file, created 0600 and appended to; reopened on SIGUSR1.
+    case file(String)
+    case standardOutput
+
+    package var description: String {
+        switch self {
+        case let .file(path): path
+        case .standardOutput: "stdout"
+        }
+    }
+}
+
+/// A write that did not complete, with the system's reason.
+package struct AuditSinkError: Error, Sendable, CustomStringConvertible {
+    package var message: String
+    package var description: String { message }
+}
+
+/// One open destination, written with plain `write(2)` by the audit writer's task only.
+///
+/// A write that stops part-way (a full disk) keeps the unwritten rest and sends it first next
+/// time, so a retried line is never torn or doubled.
+final class AuditSink {
+    let destination: AuditDestination
+    private var descriptor: Int32
+    private var unwritten: [UInt8] = []
+
+    init(_ destination: AuditDestination) throws(AuditSinkError) {
+        self.destination = destination
+        switch destination {
+        case .standardOutput: descriptor = STDOUT_FILENO
+        case let .file(path): descriptor = try Self.open(path)
+        }
+    }
+
+    deinit {
+        if case .file = destination, descriptor >= 0 { close(descriptor) }
+    }
+
+    private static func open(_ path: String) throws(AuditSinkError) -> Int32 {
+        let descriptor = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw AuditSinkError(message: "cannot open \(path): \(Self.reason())") }
+        return descriptor
+    }
+
+    /// Writes `bytes` after whatever an earlier failed write left over; on failure keeps the
+    /// rest for the next call.
+    func write(_ bytes: [UInt8]) throws(AuditSinkError) {
+        unwritten += bytes
+        var offset = 0
+        defer { unwritten.removeFirst(offset) }
+        while offset < unwritten.count {
+            let written = unwritten.withUnsafeBytes { buffer in
+                Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw AuditSinkError(message: "cannot write to \(destination): \(Self.reason())")
+            }
+            offset += written
+        }
+    }
+
+    /// Closes and opens the path again (logrotate moved the file); stdout is left as it is.
+    func reopen() throws(AuditSinkError) {
+        guard case let .file(path) = destination else { return }
+        let fresh = try Self.open(path)
+        if descriptor >= 0 { close(descriptor) }
+        descriptor = fresh
+    }
+
+    /// Asks the system to put the file on disk.
+    func sync() {
+        if case .file = destination { _ = fsync(descriptor) }
+    }
+
+    var hasUnwritten: Bool { !unwritten.isEmpty }
+
+    /// The hash of the last complete line of an existing file, to continue its chain; nil for
+    /// a new or empty file. `torn` when the file does not end with a newline.
+    static func lastHash(ofFile path: String) -> (hash: String?, torn: Bool) {
+        let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return (nil, false) }
+        defer { close(descriptor) }
+        let end = lseek(descriptor, 0, SEEK_END)
+        guard end > 0 else { return (nil, false) }
+        let length = Int(min(end, 64 * 1024))
+        var tail = [UInt8](repeating: 0, count: length)
+        let read = tail.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress!, length, off_t(end) - off_t(length)) }
+        guard read == length else { return (nil, false) }
+        let torn = tail.last != UInt8(ascii: "\n")
+        var lines = tail.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true)
+        if torn { lines = lines.dropLast() }
+        guard let last = lines.last else { return (nil, torn) }
+        return (AuditLine.declaredHash(of: last), torn)
+    }
+
+    private static func reason() -> String {
+        String(cString: strerror(errno))
+    }
+}

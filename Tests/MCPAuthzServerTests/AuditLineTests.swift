@@ -1,0 +1,148 @@
+import Foundation
+import MCPAuthzPolicy
+import MCPAuthzServer
+import Testing
+
+/// The audit line format: escaping, bounds, the hash chain and its verification.
+@Suite struct AuditLineTests {
+    static func decision(subject: String, name: String = "get_todo") -> AuditEntry {
+        AuditEntry(
+            time: 1_795_312_017.123,
+            .decision(
+                DecisionRecord(
+                    decisionID: "d1", requestID: "r1", endpoint: "auth", serverID: "todos", httpMethod: "POST", httpPath: "/mcp",
+                    operations: [MCPOperation(method: "tools/call", name: name)], issuer: "https://idp/", subject: subject, email: nil,
+                    clientID: nil, scopes: ["b", "a"], allowed: true, status: 200, reason: "allowed", rule: "r", policyRevision: "rev",
+                    latencyMicroseconds: 12, tokenFingerprint: "0011223344556677"
+                )
+            )
+        )
+    }
+
+    static func chain(_ entries: [AuditEntry]) -> [[UInt8]] {
+        var previous = AuditLine.genesis
+        return entries.map { entry in
+            let (line, hash) = AuditLine.encode(entry, previous: previous)
+            previous = hash
+            return line
+        }
+    }
+
+    static func verify(_ lines: [[UInt8]]) -> Int? {
+        var previous: String?
+        for (index, line) in lines.enumerated() {
+            let (problem, hash) = AuditLine.problem(in: line, previous: previous)
+            if problem != nil { return index + 1 }
+            previous = hash
+        }
+        return nil
+    }
+
+    @Test func aRecordIsOneLineOfJSONWithEveryField() throws {
+        let line = Self.chain([Self.decision(subject: "alice")])[0]
+        #expect(!line.contains(UInt8(ascii: "\n")))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
+        for field in [
+            "time", "event", "decision_id", "request_id", "endpoint", "server", "http_method", "http_path", "mcp_method", "mcp_name", "issuer",
+            "subject", "email", "client_id", "scopes", "decision", "status", "reason", "rule", "policy_revision", "latency_us",
+            "token_fingerprint", "prev", "hash",
+        ] {
+            #expect(object.keys.contains(field), "\(field)")
+        }
+        #expect(object["time"] as? String == "2026-11-22T01:46:57.123Z")
+        #expect(object["prev"] as? String == AuditLine.genesis)
+    }
+
+    @Test func newlinesAndQuotesInValuesCannotForgeARecord() throws {
+        let forged = "x\"}\n{\"event\":\"decision\",\"decision\":\"allow\""
+        let line = Self.chain([Self.decision(subject: forged, name: "a\r\nb")])[0]
+        #expect(!line.contains(UInt8(ascii: "\n")) && !line.contains(UInt8(ascii: "\r")))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
+        #expect(object["subject"] as? String == forged)
+        #expect(object["mcp_name"] as? String == "a\r\nb")
+    }
+
+    @Test func longValuesAreCutAtACharacterBoundary() throws {
+        let line = Self.chain([Self.decision(subject: String(repeating: "é", count: 2000))])[0]
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
+        let subject = try #require(object["subject"] as? String)
+        #expect(subject.utf8.count == AuditLine.maxValueBytes)
+        #expect(subject.allSatisfy { $0 == "é" })
+    }
+
+    @Test func anIntactChainVerifies() {
+        let lines = Self.chain((0..<50).map { Self.decision(subject: "user-\($0)") })
+        #expect(Self.verify(lines) == nil)
+    }
+
+    @Test func everyFlippedByteIsFoundAtItsLine() {
+        let lines = Self.chain((0..<5).map { Self.decision(subject: "user-\($0)") })
+        for position in 0..<lines[2].count {
+            var tampered = lines
+            tampered[2][position] ^= 0x01
+            #expect(Self.verify(tampered) == 3, "byte \(position)")
+        }
+    }
+
+    @Test func removedOrReorderedRecordsBreakTheNextLine() {
+        let lines = Self.chain((0..<5).map { Self.decision(subject: "user-\($0)") })
+        var removed = lines
+        removed.remove(at: 2)
+        #expect(Self.verify(removed) == 3)
+        var swapped = lines
+        swapped.swapAt(1, 3)
+        #expect(Self.verify(swapped) == 2)
+    }
+
+    @Test(arguments: [
+        (0.0, "1970-01-01T00:00:00.000Z"), (951_782_400.5, "2000-02-29T00:00:00.500Z"), (1_795_312_017.999, "2026-11-22T01:46:57.999Z"),
+        (-1.0, "1969-12-31T23:59:59.000Z"), (4_102_444_800, "2100-01-01T00:00:00.000Z"),
+    ])
+    func timestamps(seconds: Double, text: String) {
+        #expect(RFC3339.milliseconds(seconds) == text)
+    }
+}
+
+/// The buffer between requests and the writer.
+@Suite struct AuditQueueTests {
+    static func item(_ n: Int) -> AuditQueue.Item {
+        .entry(AuditEntry(time: Double(n), .event(EventRecord("e"))))
+    }
+
+    @Test func fullQueueMakesProducersWaitUntilTheWriterTakes() async {
+        let queue = AuditQueue(capacity: 2)
+        #expect(queue.offer(Self.item(1)))
+        #expect(queue.offer(Self.item(2)))
+        #expect(!queue.offer(Self.item(3)))
+        async let pushed = queue.push(Self.item(3)) { true }
+        try? await Task.sleep(for: .milliseconds(50))
+        #expect(queue.count == 2)
+        let first = await queue.next()
+        #expect(first?.count == 2)
+        #expect(await pushed)
+        #expect(await queue.next()?.count == 1)
+    }
+
+    @Test func producerStopsWaitingWhenToldNotTo() async {
+        let queue = AuditQueue(capacity: 1)
+        queue.offer(Self.item(1))
+        let gaveUp = await queue.push(Self.item(2)) { false }
+        #expect(!gaveUp)
+    }
+
+    @Test func closeDrainsThenEnds() async {
+        let queue = AuditQueue(capacity: 10)
+        queue.offer(Self.item(1))
+        queue.close()
+        #expect(await queue.next()?.count == 1)
+        #expect(await queue.next() == nil)
+    }
+
+    @Test func waitingWriterIsWokenByAnOffer() async {
+        let queue = AuditQueue(capacity: 10)
+        async let taken = queue.next()
+        try? await Task.sleep(for: .milliseconds(20))
+        queue.offer(Self.item(1))
+        #expect(await taken?.count == 1)
+    }
+}

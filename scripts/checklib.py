@@ -1,0 +1,70 @@
+"""What the process-level checks (check-*.py) share: reporting, free ports, waiting for a
+listener, and tokens minted by PyJWT with a JWKS file beside them."""
+import json
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+
+SCRIPTS = pathlib.Path(__file__).resolve().parent
+failures = []
+
+
+def check(name, ok, detail=""):
+    """Prints ok/FAIL for one expectation; remembers failures for finish()."""
+    print(f"{'ok  ' if ok else 'FAIL'} {name}")
+    if not ok:
+        failures.append(name)
+        if detail:
+            print(detail, file=sys.stderr)
+
+
+def finish(title):
+    """Prints the summary and exits 1 if anything failed."""
+    print(f"{title}: {'all passed' if not failures else f'{len(failures)} failed'}")
+    sys.exit(1 if failures else 0)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, seconds=15):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def mint(folder, audience, tokens, issuer="https://idp.test.example/"):
+    """Mints {name: claims} for `audience` with a fresh key; writes folder/jwks.json and
+    returns {name: token}."""
+    spec = {"issuer": issuer, "tokens": {name: {"aud": audience, **claims} for name, claims in tokens.items()}}
+    minted = json.loads(subprocess.run([sys.executable, str(SCRIPTS / "mint-tokens.py")], input=json.dumps(spec),
+                                       capture_output=True, text=True, check=True).stdout)
+    (folder / "jwks.json").write_text(json.dumps(minted["jwks"]))
+    return minted["tokens"]
+
+
+def one_server_policy(folder, match, resource, rules, extra=""):
+    """A policy with the minted issuer (keys from folder/jwks.json) and one server `todos`;
+    `rules` and `extra` (more server keys) are YAML lines indented for the server."""
+    return f"""version: 1
+issuers:
+  - id: idp
+    issuer: https://idp.test.example/
+    jwks_file: {folder / "jwks.json"}
+servers:
+  - id: todos
+    match: {match}
+    resource: {resource}
+    issuers: [idp]
+{extra}    rules:
+{rules}"""
