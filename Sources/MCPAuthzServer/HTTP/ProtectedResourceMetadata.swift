@@ -1,4 +1,3 @@
-import Foundation
 import MCPAuthzPolicy
 
 /// RFC 9728 protected-resource metadata for each server of a policy, and the URL each is
@@ -55,7 +54,7 @@ package struct ProtectedResourceMetadata: Sendable {
     /// scheme, authority, and path plus query of an absolute URL; the suffix is empty for a
     /// root path.
     private static func split(_ url: String) -> (scheme: String, authority: String, suffix: String)? {
-        guard let schemeEnd = url.range(of: "://") else { return nil }
+        guard let schemeEnd = url.firstRange(of: "://") else { return nil }
         let scheme = String(url[..<schemeEnd.lowerBound])
         let rest = url[schemeEnd.upperBound...]
         let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex

@@ -44,7 +44,7 @@ package final class PolicyRuntime: Sendable {
             hasher.update(data: Data([0]))
             hasher.update(data: source.bytes)
         }
-        return hasher.finalize().prefix(8).map { String(format: "%02x", $0) }.joined()
+        return AuditLine.hex(hasher.finalize().prefix(8))
     }
 }
 
