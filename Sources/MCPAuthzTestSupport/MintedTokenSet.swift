@@ -19,10 +19,14 @@ public struct MintedTokenSet: Sendable {
         public var description: String
     }
 
+    private static var script: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scripts/mint-test-tokens.py")
+            .standardized.path
+    }
+
     /// Mints a fresh set; `issuer` is the `iss` to use (a stub IdP's URL), or the script's default.
+    /// Blocks its thread: for synchronous callers (the benchmark, suite initializers).
     public static func mint(issuer: String? = nil) throws(MintingError) -> MintedTokenSet {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../scripts/mint-test-tokens.py").standardized.path
         let out = NSTemporaryDirectory() + "mcp-authz-minted-" + UUID().uuidString
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -36,6 +40,22 @@ public struct MintedTokenSet: Sendable {
         guard process.terminationStatus == 0 else {
             throw MintingError(description: "mint-test-tokens.py failed; are PyJWT and cryptography installed (scripts/test installs them)?")
         }
+        return try read(out)
+    }
+
+    /// As `mint(issuer:)`, without blocking a concurrency thread while Python runs.
+    public static func mint(issuer: String? = nil) async throws(MintingError) -> MintedTokenSet {
+        let out = NSTemporaryDirectory() + "mcp-authz-minted-" + UUID().uuidString
+        do {
+            _ = try await ChildProcess.output(["python3", script, out] + (issuer.map { [$0] } ?? []))
+        } catch {
+            throw MintingError(
+                description: "mint-test-tokens.py failed (\(error)); are PyJWT and cryptography installed (scripts/test installs them)?")
+        }
+        return try read(out)
+    }
+
+    private static func read(_ out: String) throws(MintingError) -> MintedTokenSet {
         defer { try? FileManager.default.removeItem(atPath: out) }
         func read(_ name: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: out + "/" + name)) }
         struct Meta: Decodable {

@@ -102,7 +102,7 @@ import Testing
     /// A Kubernetes ConfigMap volume: `policy.yaml -> ..data/policy.yaml`, `..data -> ..v1`; an
     /// update writes `..v2` and swaps `..data` in one rename.
     @Test func configMapSymlinkSwapIsNoticed() async throws {
-        let tokens = try testTokens.get()
+        let tokens = try await testTokens.value()
         let folder = try TestFolder()
         let manager = FileManager.default
         try folder.write("jwks.json", tokens.jwks)

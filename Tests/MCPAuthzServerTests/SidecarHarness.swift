@@ -10,13 +10,13 @@ import NIOCore
 import Testing
 
 /// Tokens for the sidecar tests, minted once per run by PyJWT with a fresh key.
-let testTokens = Result { () throws(MintedTokenSet.MintingError) in
+let testTokens = Once { () async throws -> ClaimTokens in
     let idp = "https://idp.test.example/"
     let access = "https://team.cloudflareaccess.test"
     let todos = "https://todos.test.example/mcp"
     let images = "https://images.test.example/images"
     func idpToken(_ claims: String) -> String { "{\"iss\": \"\(idp)\", \"aud\": \"\(todos)\", \(claims)}" }
-    return try ClaimTokens.mint(
+    return try await ClaimTokens.mint(
         issuer: idp,
         specs: [
             "reader": idpToken(#""sub": "user-reader", "scope": "read:todos", "email": "carol@example.com", "email_verified": true"#),
@@ -102,7 +102,7 @@ func withSidecar<Value: Sendable>(
     policy: ((String) -> String)? = nil, configure: (inout SidecarSettings) -> Void = { _ in },
     _ body: @Sendable (SidecarUnderTest) async throws -> Value
 ) async throws -> Value {
-    let tokens = try testTokens.get()
+    let tokens = try await testTokens.value()
     let folder = try TestFolder()
     try folder.write("jwks.json", tokens.jwks)
     let jwksFile = folder.path + "/jwks.json"
