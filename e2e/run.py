@@ -1,0 +1,331 @@
+#!/usr/bin/env python3
+"""End to end, as users run it: real MCP clients from the official Python SDK of both protocol
+eras (`mcp` 2.x, protocol 2026-07-28, which sends Mcp-Method/Mcp-Name; `mcp` 1.x, older
+protocols, which does not), through real nginx running the configurations shipped in
+deploy/nginx (plain auth_request, and the njs variant that sends the body), against
+`mcp-authz serve`, to two real MCP servers built with the SDK. Tokens come from a local issuer
+(an RSA key made at start; discovery and JWKS served on 127.0.0.1; PyJWT signs).
+
+Every case asserts what the client received. Usage: e2e/run.py MCP_AUTHZ_BINARY
+"""
+import http.server
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from checklib import check, finish, free_port, wait_for_port  # noqa: E402
+
+VENVS = {"modern": ("mcp==2.3.0", ROOT / ".build/e2e/venv-mcp2"), "legacy": ("mcp==1.30.0", ROOT / ".build/e2e/venv-mcp1")}
+E2E = ROOT / "e2e"
+
+
+def venv_python(era):
+    """The venv of an SDK era, made and filled on first use."""
+    requirement, folder = VENVS[era]
+    python = folder / "bin/python"
+    if not python.exists() or subprocess.run([python, "-c", "import mcp"], capture_output=True).returncode != 0:
+        subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+        subprocess.run([python, "-m", "pip", "install", "-q", requirement], check=True)
+    return python
+
+
+class Issuer:
+    """A small OIDC issuer: discovery and JWKS on 127.0.0.1, tokens signed with a key made now."""
+
+    def __init__(self):
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        jwk.update({"kid": "e2e-1", "alg": "RS256", "use": "sig"})
+        documents = {"/.well-known/openid-configuration": {"issuer": self.url, "jwks_uri": self.url + "/jwks.json"},
+                     "/jwks.json": {"keys": [jwk]}}
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = json.dumps(documents.get(self.path, {})).encode()
+                self.send_response(200 if self.path in documents else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def token(self, audience, exp_in=3600, **claims):
+        now = int(time.time())
+        return jwt.encode({"iss": self.url, "aud": audience, "iat": now, "exp": now + exp_in, **claims}, self.key,
+                          algorithm="RS256", headers={"kid": "e2e-1"})
+
+
+def policy(issuer_url, billing_for_readers=False):
+    billing = "        when: { any_scopes: [read:billing, read:todos] }" if billing_for_readers else \
+        "        when: { scopes: [read:billing] }"
+    return f"""version: 1
+issuers:
+  - id: local
+    issuer: {issuer_url}
+    groups_claim: groups
+servers:
+  - id: todos
+    match: {{ path_prefix: /todos/mcp }}
+    resource: https://mcp.example.com/todos/mcp
+    issuers: [local]
+    scopes_supported: [read:todos, read:billing]
+    rules:
+      - name: protocol basics
+        allow: {{ methods: [initialize, ping, server/discover, "notifications/*", tools/list] }}
+      - name: todo tools
+        when: {{ scopes: [read:todos] }}
+        allow: {{ tools: [list_todos, get_todo, delete_todo] }}
+      - name: billing
+{billing}
+        allow: {{ tools: [get_billing] }}
+      - name: no deletes outside the admins group
+        when: {{ not: {{ groups: [mcp-admins] }} }}
+        deny: {{ tools: ["delete_*"] }}
+  - id: images
+    match: {{ path_prefix: /images/mcp }}
+    resource: https://mcp.example.com/images/mcp
+    issuers: [local]
+    rules:
+      - name: protocol basics
+        allow: {{ methods: [initialize, ping, server/discover, "notifications/*", tools/list] }}
+      - name: image generation for two people
+        when: {{ emails: [alice@example.com, bob@example.com] }}
+        allow: {{ tools: [generateImage, list_styles] }}
+"""
+
+
+def nginx_config(work, ports):
+    """The shipped deploy/nginx files with this run's ports and paths, under one nginx.conf."""
+    replacements = {"127.0.0.1:9090": f"127.0.0.1:{ports['authz']}", "127.0.0.1:8001": f"127.0.0.1:{ports['todos']}",
+                    "127.0.0.1:8002": f"127.0.0.1:{ports['images']}", "listen 8080;": f"listen 127.0.0.1:{ports['plain']};",
+                    "listen 8081;": f"listen 127.0.0.1:{ports['body']};", '"/etc/nginx/mcp-authz"': f'"{work}"'}
+    for name in ["mcp-authz.conf", "mcp-authz-location.conf", "mcp-authz-body.conf", "mcp-authz-upstream.conf", "mcp-authz.js"]:
+        text = (ROOT / "deploy/nginx" / name).read_text()
+        for old, new in replacements.items():
+            text = text.replace(old, new)
+        (work / name).write_text(text)
+    (work / "nginx.conf").write_text(f"""load_module /usr/lib/nginx/modules/ngx_http_js_module.so;
+daemon off;
+pid {work}/nginx.pid;
+error_log {work}/error.log;
+events {{}}
+http {{
+    log_format decisions '$request_method $uri $status $authz_decision';
+    access_log {work}/access.log decisions;
+    client_body_temp_path {work}/body;
+    proxy_temp_path {work}/proxy;
+    include mcp-authz.conf;
+    include mcp-authz-body.conf;
+}}
+""")
+
+
+class Stack:
+    def __init__(self, binary):
+        self.work = pathlib.Path(tempfile.mkdtemp(prefix="mcp-authz-e2e-"))
+        self.ports = {name: free_port() for name in ["authz", "todos", "images", "plain", "body"]}
+        self.issuer = Issuer()
+        self.policy = self.work / "policy.yaml"
+        self.policy.write_text(policy(self.issuer.url))
+        self.audit = self.work / "audit.jsonl"
+        self.processes = []
+        server_python = venv_python("modern")
+        self.start([binary, "serve", "--policies", str(self.policy), "--listen", f"127.0.0.1:{self.ports['authz']}",
+                    "--audit", str(self.audit), "--watch-interval", "0.2", "--log-level", "warning"], "authz")
+        for name in ["todos", "images"]:
+            self.start([server_python, str(E2E / "mcp_server.py"), name, str(self.ports[name])], name)
+        nginx_config(self.work, self.ports)
+        self.start([shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(self.work), "-c", str(self.work / "nginx.conf")], "nginx")
+        for port in self.ports.values():
+            if not wait_for_port(port, 30):
+                raise SystemExit(f"nothing listens on {port}: see {self.work}")
+
+    def start(self, command, name):
+        log = open(self.work / f"{name}.log", "w")
+        self.processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
+
+    def stop(self):
+        for process in reversed(self.processes):
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.issuer.server.shutdown()
+
+    def url(self, config, server):
+        return f"http://127.0.0.1:{self.ports[config]}/{server}/mcp"
+
+    def client(self, era, config, server, token, *actions, headers=None):
+        environment = {**os.environ, "E2E_EXTRA_HEADERS": json.dumps(headers or {})}
+        out = subprocess.run([venv_python(era), str(E2E / "client.py"), self.url(config, server), token or "-", *actions],
+                             capture_output=True, text=True, timeout=120, env=environment)
+        try:
+            return json.loads(out.stdout)
+        except ValueError:
+            raise SystemExit(f"client printed no JSON:\n{out.stdout}\n{out.stderr}")
+
+    def raw(self, config, path, headers, body=None, method="POST"):
+        request = urllib.request.Request(f"http://127.0.0.1:{self.ports[config]}{path}", data=body, method=method,
+                                         headers={"Host": "mcp.example.com", **headers})
+        try:
+            with urllib.request.urlopen(request, timeout=20) as response:
+                return response.status, dict(response.headers), response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read().decode()
+
+
+def statuses(outcome):
+    return [response["status"] for response in outcome["responses"]]
+
+
+def challenge(outcome, status):
+    """Every WWW-Authenticate the client received with `status`, joined."""
+    return " | ".join(r["www_authenticate"] or "" for r in outcome["responses"] if r["status"] == status)
+
+
+def refused(outcome, status):
+    """The client got `status` and no tool result came back."""
+    results = outcome["results"]
+    return status in statuses(outcome) and not any(r.get("ok") for r in results if r["action"].startswith("call:"))
+
+
+def main():
+    binary = sys.argv[1]
+    stack = Stack(binary)
+    issuer = stack.issuer
+    todos, images = "https://mcp.example.com/todos/mcp", "https://mcp.example.com/images/mcp"
+    reader = issuer.token(todos, sub="user-reader", scope="read:todos")
+    admin = issuer.token(todos, sub="user-admin", scope="read:todos", groups=["mcp-admins"])
+    expired = issuer.token(todos, exp_in=-3600, sub="user-reader", scope="read:todos")
+    alice = issuer.token(images, sub="user-alice", email="alice@example.com", email_verified=True)
+    mallory = issuer.token(images, sub="user-mallory", email="mallory@example.com", email_verified=True)
+    try:
+        # Each era through the configuration that serves it: 2.x through plain auth_request
+        # (headers), 1.x through the njs body variant; 2.x through njs as well.
+        for era, config in [("modern", "plain"), ("modern", "body"), ("legacy", "body")]:
+            label = f"{era} SDK via {config} nginx"
+            # The client also sends its own X-Authz-Subject: nginx must replace it.
+            outcome = stack.client(era, config, "todos", reader, "list", "call:get_todo", headers={"X-Authz-Subject": "forged"})
+            results = {r["action"]: r for r in outcome["results"]}
+            check(f"{label}: session opens, tools listed", outcome["connected"] and results.get("list", {}).get("ok"),
+                  json.dumps(outcome))
+            check(f"{label}: allowed tool runs; the upstream is told the verified subject, not the client's own",
+                  results.get("call:get_todo", {}).get("text") == "get_todo for user-reader", json.dumps(outcome))
+            # A refused call ends a 1.x session (the SDK raises on the 403): one session each.
+            denied = stack.client(era, config, "todos", reader, "call:delete_todo")
+            check(f"{label}: denied tool (deny rule) is refused with 403", refused(denied, 403), json.dumps(denied))
+            scoped = stack.client(era, config, "todos", reader, "call:get_billing")
+            check(f"{label}: missing scope: 403 with insufficient_scope, scope=\"read:billing\"",
+                  refused(scoped, 403) and 'error="insufficient_scope", scope="read:billing"' in challenge(scoped, 403),
+                  json.dumps(scoped))
+
+            admin_outcome = stack.client(era, config, "todos", admin, "call:delete_todo")
+            check(f"{label}: the admins group may delete", admin_outcome["results"][0].get("text") == "delete_todo for user-admin",
+                  json.dumps(admin_outcome))
+
+            anonymous = stack.client(era, config, "todos", None, "list")
+            metadata = re.search(r'resource_metadata="([^"]+)"', challenge(anonymous, 401))
+            check(f"{label}: no token: 401 with resource_metadata", not anonymous["connected"] and bool(metadata),
+                  json.dumps(anonymous))
+            if metadata:
+                path = "/" + metadata.group(1).split("/", 3)[3]
+                status, _, body = stack.raw(config, path, {}, method="GET")
+                document = json.loads(body) if status == 200 else {}
+                check(f"{label}: that metadata URL, fetched through nginx, is the RFC 9728 document",
+                      document.get("resource") == todos and document.get("authorization_servers") == [issuer.url], body)
+
+            old = stack.client(era, config, "todos", expired, "list")
+            check(f"{label}: expired token: 401 invalid_token",
+                  not old["connected"] and 'error="invalid_token"' in challenge(old, 401), json.dumps(old))
+
+            allowed = stack.client(era, config, "images", alice, "call:generateImage")
+            stranger = stack.client(era, config, "images", mallory, "call:generateImage")
+            check(f"{label}: email allowlist: alice generates images",
+                  allowed["results"] and allowed["results"][0].get("text") == "generateImage for user-alice", json.dumps(allowed))
+            check(f"{label}: email allowlist: mallory is refused with 403", refused(stranger, 403), json.dumps(stranger))
+
+        # An older client through plain auth_request: the body never reaches mcp-authz and
+        # the client sends no Mcp-* headers, so it is refused (fail closed), never guessed.
+        legacy_plain = stack.client("legacy", "plain", "todos", reader, "call:get_todo")
+        check("legacy SDK via plain nginx: refused with 403 (operation cannot be verified)",
+              not legacy_plain["connected"] and 403 in statuses(legacy_plain), json.dumps(legacy_plain))
+
+        # A client that lies: Mcp-Name says one tool, the body calls another.
+        lie = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "delete_todo", "arguments": {}}})
+        headers = {"Authorization": f"Bearer {reader}", "Content-Type": "application/json",
+                   "Accept": "application/json, text/event-stream", "Mcp-Method": "tools/call", "Mcp-Name": "get_todo"}
+        status, _, _ = stack.raw("body", "/todos/mcp", headers, lie.encode())
+        check("lying Mcp-Name via njs nginx: 403 (mcp-authz compares header and body)", status == 403)
+        status, _, body = stack.raw("plain", "/todos/mcp", {**headers, "MCP-Protocol-Version": "2026-07-28"}, lie.encode())
+        check("lying Mcp-Name via plain nginx with 2026-07-28: the SDK server rejects the mismatch, delete_todo never runs",
+              status != 200 and "delete_todo for" not in body, f"{status} {body}")
+
+        # A policy edit while a client works: no failed call, and the edit takes effect.
+        results, stop = [], threading.Event()
+
+        def steady(era, config):
+            while not stop.is_set():
+                outcome = stack.client(era, config, "todos", reader, *["call:get_todo"] * 5)
+                results.append(outcome["results"] if outcome["connected"] else [{"ok": False, "error": outcome["error"]}])
+
+        workers = [threading.Thread(target=steady, args=args) for args in [("modern", "plain"), ("legacy", "body")]]
+        for worker in workers:
+            worker.start()
+        time.sleep(2)
+        before = stack.client("modern", "plain", "todos", reader, "call:get_billing")["results"][0]
+        stack.policy.write_text(policy(issuer.url, billing_for_readers=True))
+        deadline, after = time.time() + 20, {}
+        while time.time() < deadline:
+            after = stack.client("modern", "plain", "todos", reader, "call:get_billing")["results"][0]
+            if after.get("ok"):
+                break
+        time.sleep(2)
+        stop.set()
+        for worker in workers:
+            worker.join()
+        failed = [r for batch in results for r in batch if not r.get("ok")]
+        check("policy edited on disk: takes effect without a restart", not before.get("ok") and after.get("ok"), json.dumps(after))
+        calls = sum(len(batch) for batch in results)
+        check(f"policy edited on disk: none of {calls} calls in {len(results)} concurrent sessions (both eras) failed",
+              calls >= 10 and not failed, json.dumps(failed[:3]))
+    finally:
+        stack.stop()
+
+    # The audit log holds one record per decision nginx asked for, matched by decision id.
+    logged = [line.split() for line in (stack.work / "access.log").read_text().splitlines()]
+    asked = [fields[3] for fields in logged if re.match(r"/(todos|images)/mcp", fields[1]) and fields[3] != "-"]
+    records = [json.loads(line) for line in stack.audit.read_text().splitlines()]
+    decided = [r["decision_id"] for r in records if r.get("event") == "decision"]
+    check(f"audit: one record per decision ({len(asked)} asked through nginx, {len(decided)} recorded)",
+          len(decided) == len(set(decided)) and set(asked) <= set(decided) and len(asked) == len(decided),
+          f"asked-not-recorded {len(set(asked) - set(decided))}, recorded-not-asked {len(set(decided) - set(asked))}")
+    verify = subprocess.run([binary, "audit", "verify", str(stack.audit)], capture_output=True, text=True)
+    check("audit: the chain verifies", verify.returncode == 0, verify.stderr)
+    shutil.rmtree(stack.work, ignore_errors=True)
+    finish("e2e")
+
+
+if __name__ == "__main__":
+    main()
