@@ -9,6 +9,7 @@ deploy/nginx (plain auth_request, and the njs variant that sends the body), agai
 Every case asserts what the client received. Usage: e2e/run.py MCP_AUTHZ_BINARY
 """
 import http.server
+import base64
 import json
 import os
 import pathlib
@@ -26,7 +27,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "e2e"))
 from checklib import check, finish, free_port, wait_for_port  # noqa: E402
+from glewlwyd import Glewlwyd  # noqa: E402
 
 VENVS = {"modern": ("mcp==2.3.0", ROOT / ".build/e2e/venv-mcp2"), "legacy": ("mcp==1.30.0", ROOT / ".build/e2e/venv-mcp1")}
 E2E = ROOT / "e2e"
@@ -75,7 +78,7 @@ class Issuer:
                           algorithm="RS256", headers={"kid": "e2e-1"})
 
 
-def policy(issuer_url, billing_for_readers=False):
+def policy(issuer_url, glewlwyd_url, billing_for_readers=False):
     billing = "        when: { any_scopes: [read:billing, read:todos] }" if billing_for_readers else \
         "        when: { scopes: [read:billing] }"
     return f"""version: 1
@@ -83,11 +86,14 @@ issuers:
   - id: local
     issuer: {issuer_url}
     groups_claim: groups
+  - id: glewlwyd                 # a real OIDC server: keys found by discovery
+    issuer: {glewlwyd_url}
+    token_types: [at+jwt]        # RFC 9068 access tokens only
 servers:
   - id: todos
     match: {{ path_prefix: /todos/mcp }}
     resource: https://mcp.example.com/todos/mcp
-    issuers: [local]
+    issuers: [local, glewlwyd]
     scopes_supported: [read:todos, read:billing]
     rules:
       - name: protocol basics
@@ -145,8 +151,9 @@ class Stack:
         self.work = pathlib.Path(tempfile.mkdtemp(prefix="mcp-authz-e2e-"))
         self.ports = {name: free_port() for name in ["authz", "todos", "images", "plain", "body"]}
         self.issuer = Issuer()
+        self.glewlwyd = Glewlwyd(self.work, free_port(), "https://mcp.example.com/todos/mcp")
         self.policy = self.work / "policy.yaml"
-        self.policy.write_text(policy(self.issuer.url))
+        self.policy.write_text(policy(self.issuer.url, self.glewlwyd.issuer))
         self.audit = self.work / "audit.jsonl"
         self.processes = []
         server_python = venv_python("modern")
@@ -173,6 +180,7 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
         self.issuer.server.shutdown()
+        self.glewlwyd.stop()
 
     def url(self, config, server):
         return f"http://127.0.0.1:{self.ports[config]}/{server}/mcp"
@@ -254,7 +262,7 @@ def main():
                 status, _, body = stack.raw(config, path, {}, method="GET")
                 document = json.loads(body) if status == 200 else {}
                 check(f"{label}: that metadata URL, fetched through nginx, is the RFC 9728 document",
-                      document.get("resource") == todos and document.get("authorization_servers") == [issuer.url], body)
+                      document.get("resource") == todos and document.get("authorization_servers") == [issuer.url, stack.glewlwyd.issuer], body)
 
             old = stack.client(era, config, "todos", expired, "list")
             check(f"{label}: expired token: 401 invalid_token",
@@ -265,6 +273,20 @@ def main():
             check(f"{label}: email allowlist: alice generates images",
                   allowed["results"] and allowed["results"][0].get("text") == "generateImage for user-alice", json.dumps(allowed))
             check(f"{label}: email allowlist: mallory is refused with 403", refused(stranger, 403), json.dumps(stranger))
+
+        # A real OIDC server's RFC 9068 token (client_credentials, resource indicator), keys by
+        # discovery: accepted for the server it names, refused where its audience does not fit.
+        machine = stack.glewlwyd.token(resource="https://mcp.example.com/todos/mcp")
+        for era, config in [("modern", "plain"), ("legacy", "body")]:
+            outcome = stack.client(era, config, "todos", machine, "call:get_todo")
+            check(f"glewlwyd at+jwt token, {era} SDK via {config} nginx: allowed, subject is the client",
+                  outcome["results"] and outcome["results"][0].get("text") == "get_todo for mcp-agent", json.dumps(outcome))
+        unbound = stack.glewlwyd.token()
+        outcome = stack.client("modern", "plain", "todos", unbound, "list")
+        check("glewlwyd token without a resource (aud is the scope list): 401 invalid_token",
+              not outcome["connected"] and 'error="invalid_token"' in challenge(outcome, 401), json.dumps(outcome))
+        header = json.loads(base64.urlsafe_b64decode(machine.split(".")[0] + "=="))
+        check("glewlwyd's tokens really are at+jwt", header.get("typ") == "at+jwt", str(header))
 
         # An older client through plain auth_request: the body never reaches mcp-authz and
         # the client sends no Mcp-* headers, so it is refused (fail closed), never guessed.
@@ -295,7 +317,7 @@ def main():
             worker.start()
         time.sleep(2)
         before = stack.client("modern", "plain", "todos", reader, "call:get_billing")["results"][0]
-        stack.policy.write_text(policy(issuer.url, billing_for_readers=True))
+        stack.policy.write_text(policy(issuer.url, stack.glewlwyd.issuer, billing_for_readers=True))
         deadline, after = time.time() + 20, {}
         while time.time() < deadline:
             after = stack.client("modern", "plain", "todos", reader, "call:get_billing")["results"][0]
