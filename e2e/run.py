@@ -149,13 +149,16 @@ http {{
 class Stack:
     def __init__(self, binary):
         self.work = pathlib.Path(tempfile.mkdtemp(prefix="mcp-authz-e2e-"))
-        self.ports = {name: free_port() for name in ["authz", "todos", "images", "plain", "body"]}
+        self.ports = {name: free_port() for name in ["authz", "todos", "images", "plain", "body", "caddy"]}
         self.issuer = Issuer()
         self.glewlwyd = Glewlwyd(self.work, free_port(), "https://mcp.example.com/todos/mcp")
         self.policy = self.work / "policy.yaml"
         self.policy.write_text(policy(self.issuer.url, self.glewlwyd.issuer))
         self.audit = self.work / "audit.jsonl"
         self.processes = []
+        # HTTP responses MCP clients got through Caddy, which keeps no decision log: each one
+        # is one decision mcp-authz made.
+        self.caddy_requests = 0
         server_python = venv_python("modern")
         self.start([binary, "serve", "--policies", str(self.policy), "--listen", f"127.0.0.1:{self.ports['authz']}",
                     "--audit", str(self.audit), "--watch-interval", "0.2", "--log-level", "warning"], "authz")
@@ -163,6 +166,12 @@ class Stack:
             self.start([server_python, str(E2E / "mcp_server.py"), name, str(self.ports[name])], name)
         nginx_config(self.work, self.ports)
         self.start([shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(self.work), "-c", str(self.work / "nginx.conf")], "nginx")
+        caddyfile = (ROOT / "deploy/caddy/Caddyfile").read_text().replace(":8082 {", f"http://:{self.ports['caddy']} {{")
+        for old, new in [("127.0.0.1:9090", self.ports["authz"]), ("127.0.0.1:8001", self.ports["todos"]),
+                         ("127.0.0.1:8002", self.ports["images"])]:
+            caddyfile = caddyfile.replace(old, f"127.0.0.1:{new}")
+        (self.work / "Caddyfile").write_text(caddyfile)
+        self.start(["caddy", "run", "--adapter", "caddyfile", "--config", str(self.work / "Caddyfile")], "caddy")
         for port in self.ports.values():
             if not wait_for_port(port, 30):
                 raise SystemExit(f"nothing listens on {port}: see {self.work}")
@@ -190,9 +199,12 @@ class Stack:
         out = subprocess.run([venv_python(era), str(E2E / "client.py"), self.url(config, server), token or "-", *actions],
                              capture_output=True, text=True, timeout=120, env=environment)
         try:
-            return json.loads(out.stdout)
+            outcome = json.loads(out.stdout)
         except ValueError:
             raise SystemExit(f"client printed no JSON:\n{out.stdout}\n{out.stderr}")
+        if config == "caddy":
+            self.caddy_requests += len(outcome["responses"])
+        return outcome
 
     def raw(self, config, path, headers, body=None, method="POST"):
         request = urllib.request.Request(f"http://127.0.0.1:{self.ports[config]}{path}", data=body, method=method,
@@ -232,8 +244,8 @@ def main():
     try:
         # Each era through the configuration that serves it: 2.x through plain auth_request
         # (headers), 1.x through the njs body variant; 2.x through njs as well.
-        for era, config in [("modern", "plain"), ("modern", "body"), ("legacy", "body")]:
-            label = f"{era} SDK via {config} nginx"
+        for era, config in [("modern", "plain"), ("modern", "body"), ("legacy", "body"), ("modern", "caddy")]:
+            label = f"{era} SDK via {'Caddy forward_auth' if config == 'caddy' else config + ' nginx'}"
             # The client also sends its own X-Authz-Subject: nginx must replace it.
             outcome = stack.client(era, config, "todos", reader, "list", "call:get_todo", headers={"X-Authz-Subject": "forged"})
             results = {r["action"]: r for r in outcome["results"]}
@@ -261,7 +273,7 @@ def main():
                 path = "/" + metadata.group(1).split("/", 3)[3]
                 status, _, body = stack.raw(config, path, {}, method="GET")
                 document = json.loads(body) if status == 200 else {}
-                check(f"{label}: that metadata URL, fetched through nginx, is the RFC 9728 document",
+                check(f"{label}: that metadata URL, fetched through the proxy, is the RFC 9728 document",
                       document.get("resource") == todos and document.get("authorization_servers") == [issuer.url, stack.glewlwyd.issuer], body)
 
             old = stack.client(era, config, "todos", expired, "list")
@@ -340,8 +352,9 @@ def main():
     asked = [fields[3] for fields in logged if re.match(r"/(todos|images)/mcp", fields[1]) and fields[3] != "-"]
     records = [json.loads(line) for line in stack.audit.read_text().splitlines()]
     decided = [r["decision_id"] for r in records if r.get("event") == "decision"]
-    check(f"audit: one record per decision ({len(asked)} asked through nginx, {len(decided)} recorded)",
-          len(decided) == len(set(decided)) and set(asked) <= set(decided) and len(asked) == len(decided),
+    check(f"audit: one record per decision ({len(asked)} asked through nginx, {stack.caddy_requests} through Caddy, "
+          f"{len(decided)} recorded)",
+          len(decided) == len(set(decided)) and set(asked) <= set(decided) and len(asked) + stack.caddy_requests == len(decided),
           f"asked-not-recorded {len(set(asked) - set(decided))}, recorded-not-asked {len(set(decided) - set(asked))}")
     verify = subprocess.run([binary, "audit", "verify", str(stack.audit)], capture_output=True, text=True)
     check("audit: the chain verifies", verify.returncode == 0, verify.stderr)
