@@ -83,6 +83,17 @@ package final class AuditQueue: Sendable {
         return items
     }
 
+    /// Whatever is pending now, without waiting (possibly nothing).
+    package func takePending() -> [Item] {
+        let items = state.withLock { state -> [Item] in
+            let items = state.items
+            state.items = []
+            return items
+        }
+        if !items.isEmpty { wakeProducers() }
+        return items
+    }
+
     /// No more waiting: `next` returns what is left, then nil.
     package func close() {
         let waiting = state.withLock { state -> (CheckedContinuation<[Item]?, Never>, [Item])? in
