@@ -28,6 +28,18 @@ import Testing
         }
     }
 
+    /// The writer appends a whole batch to one buffer: a line must be added in place, never by
+    /// copying what is already there (that made a backlog of records quadratic to write).
+    @Test func appendingALineKeepsTheBatchInPlace() {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(1 << 20)
+        let before = buffer.withUnsafeBufferPointer { $0.baseAddress }
+        var previous = AuditLine.genesis
+        for n in 0..<200 { previous = AuditLine.append(Self.decision(subject: "user-\(n)"), previous: previous, to: &buffer) }
+        #expect(buffer.withUnsafeBufferPointer { $0.baseAddress } == before)
+        #expect(buffer.split(separator: UInt8(ascii: "\n")).count == 200)
+    }
+
     static func verify(_ lines: [[UInt8]]) -> Int? {
         var previous: String?
         for (index, line) in lines.enumerated() {

@@ -8,7 +8,9 @@ package struct AuditEntry: Sendable {
     package var kind: Kind
 
     package enum Kind: Sendable {
-        case decision(DecisionRecord)
+        /// Boxed: the record is large, and the queue moves entries several times; a box makes
+        /// each move one reference count instead of one per string.
+        indirect case decision(DecisionRecord)
         case event(EventRecord)
     }
 

@@ -16,7 +16,16 @@ package enum AuditLine {
 
     /// The line for `entry` (without its newline) and its hash.
     package static func encode(_ entry: AuditEntry, previous: String) -> (line: [UInt8], hash: String) {
-        var json = JSONWriter()
+        var line: [UInt8] = []
+        line.reserveCapacity(1024)
+        let hash = append(entry, previous: previous, to: &line)
+        line.removeLast()
+        return (line, hash)
+    }
+
+    /// Appends the line for `entry` and its newline to `buffer`; returns the line's hash.
+    package static func append(_ entry: AuditEntry, previous: String, to buffer: inout [UInt8]) -> String {
+        var json = JSONWriter(appendingTo: &buffer)
         json.field("time", RFC3339.milliseconds(entry.time))
         switch entry.kind {
         case let .decision(record): write(record, into: &json)
@@ -30,9 +39,16 @@ package enum AuditLine {
             }
         }
         json.field("prev", previous)
-        let hash = hex(SHA256.hash(data: json.bytes))
+        // Only `start` goes into the closure: capturing `json` would copy it, and then the
+        // next append would copy the whole buffer (every line of the batch) again.
+        let start = json.start
+        let hash = json.bytes.withUnsafeBufferPointer { bytes in
+            hex(SHA256.hash(data: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start...]))))
+        }
         json.field("hash", hash)
-        return (json.finish(), hash)
+        buffer = json.finish()
+        buffer.append(UInt8(ascii: "\n"))
+        return hash
     }
 
     private static func write(_ record: DecisionRecord, into json: inout JSONWriter) {
@@ -73,11 +89,11 @@ package enum AuditLine {
     }
 
     static func hex(_ digest: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
+        out.reserveCapacity(64)
         for byte in digest {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
+            out.append(JSONWriter.hexDigit(byte >> 4))
+            out.append(JSONWriter.hexDigit(byte & 0x0F))
         }
         return String(decoding: out, as: UTF8.self)
     }
@@ -134,11 +150,26 @@ package enum RFC3339 {
         let day = dayOfYear - (153 * mp + 2) / 5 + 1
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
+        var text: [UInt8] = []
+        text.reserveCapacity(24)
+        func append(_ value: Int64, digits: Int, then separator: UInt8) {
+            var divisor: Int64 = 1
+            for _ in 1..<digits { divisor *= 10 }
+            var rest = value
+            while divisor > 0 {
+                text.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest / divisor % 10))
+                rest %= divisor
+                divisor /= 10
+            }
+            text.append(separator)
         }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay % 3600 / 60, 2)):"
-            + "\(pad(secondOfDay % 60, 2)).\(pad(Int64(milliseconds), 3))Z"
+        append(year, digits: 4, then: UInt8(ascii: "-"))
+        append(month, digits: 2, then: UInt8(ascii: "-"))
+        append(day, digits: 2, then: UInt8(ascii: "T"))
+        append(secondOfDay / 3600, digits: 2, then: UInt8(ascii: ":"))
+        append(secondOfDay % 3600 / 60, digits: 2, then: UInt8(ascii: ":"))
+        append(secondOfDay % 60, digits: 2, then: UInt8(ascii: "."))
+        append(Int64(milliseconds), digits: 3, then: UInt8(ascii: "Z"))
+        return String(decoding: text, as: UTF8.self)
     }
 }

@@ -167,10 +167,7 @@ package final class AuditLog: Service, Sendable {
     }
 
     private func append(_ entry: AuditEntry, to block: inout [UInt8], previous: inout String) {
-        let (line, hash) = AuditLine.encode(entry, previous: previous)
-        block += line
-        block.append(UInt8(ascii: "\n"))
-        previous = hash
+        previous = AuditLine.append(entry, previous: previous, to: &block)
     }
 
     /// Writes a block to every destination, retrying while it fails. Gives up only when
