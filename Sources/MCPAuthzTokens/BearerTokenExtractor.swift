@@ -14,10 +14,13 @@ package enum BearerTokenExtractor {
         }
         if let value = authorization.first {
             // The scheme is case-insensitive; the token is everything after one space.
-            guard value.count > 7, value.prefix(7).asciiLowercased() == "bearer " else {
+            let utf8 = value.utf8
+            guard utf8.count > 7, utf8.prefix(6).elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 }),
+                utf8[utf8.index(utf8.startIndex, offsetBy: 6)] == UInt8(ascii: " ")
+            else {
                 throw TokenFailure(.tokenMissing, "Authorization is not a Bearer credential")
             }
-            return try checked(String(value.dropFirst(7)))
+            return try checked(String(Substring(utf8.dropFirst(7))))
         }
         for issuerID in server.issuers.map(\.value) {
             guard let name = snapshot.issuers[issuerID]?.tokenHeader?.value else { continue }
@@ -31,13 +34,16 @@ package enum BearerTokenExtractor {
     /// A token is base64url parts and dots only (RFC 6750 b64token, narrowed to JWS).
     package static func checked(_ token: String) throws(TokenFailure) -> String {
         guard !token.isEmpty else { throw TokenFailure(.tokenMissing, "empty bearer token") }
-        let valid = token.utf8.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
-                return true
-            default:
-                return false
+        var token = token
+        let valid = token.withUTF8 { bytes in
+            bytes.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                    UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
+                    return true
+                default:
+                    return false
+                }
             }
         }
         guard valid else { throw TokenFailure(.tokenMalformed, "bearer token has characters a JWS cannot have") }

@@ -11,6 +11,17 @@ import Testing
         try ForwardedRequest(header: { headers[$0] ?? [] }, callMethod: method, pathAfterAuth: envoy, authority: "sidecar:9090")
     }
 
+    @Test(arguments: [
+        ("/", true), ("/mcp", true), ("/mcp/", true), ("/todos/mcp?x=%2e%2e&y=//", true), ("/a.b/..c/.d", true),
+        ("", false), ("mcp", false), ("?x", false), ("//mcp", false), ("/a//b", false), ("/./mcp", false), ("/mcp/.", false),
+        ("/mcp/..", false), ("/a/../mcp", false), ("/mcp/..?x", false), ("/m%63p", false), ("/mcp\\x", false), ("/mc p", false),
+        ("/mcp\u{7F}", false), ("/mcp\t", false),
+    ])
+    func onlyCanonicalPathsAreRead(uri: String, canonical: Bool) {
+        let read = try? forwarded(["X-Original-Method": ["POST"], "X-Original-URI": [uri]])
+        #expect((read != nil) == canonical, "\(uri)")
+    }
+
     @Test func nginxHeadersNameTheOriginalRequest() throws {
         let request = try forwarded([
             "X-Original-Method": ["post"], "X-Original-URI": ["/mcp?session=1"], "X-Forwarded-Host": ["todos.example"],

@@ -27,6 +27,7 @@ import Testing
     @Test func theAuthorizationBearerCredentialIsTheToken() {
         #expect(extract([("Authorization", "Bearer a.b.c")]) == "a.b.c")
         #expect(extract([("authorization", "bearer a.b.c")]) == "a.b.c", "scheme and header name are case-insensitive")
+        #expect(extract([("Authorization", "BeArEr a.b.c")]) == "a.b.c")
     }
 
     @Test func theIssuersTokenHeaderIsReadWhenThereIsNoAuthorization() {
@@ -37,6 +38,10 @@ import Testing
         #expect(extract([]) == "token_missing")
         #expect(extract([("Authorization", "Basic dXNlcjpwYXNz")]) == "token_missing")
         #expect(extract([("Authorization", "Bearer ")]) == "token_missing")
+        #expect(extract([("Authorization", "Bearer\ta.b.c")]) == "token_missing", "one space, nothing else, ends the scheme")
+        #expect(extract([("Authorization", "Bearer\u{0}a.b.c")]) == "token_missing")
+        #expect(extract([("Authorization", "Bearers a.b.c")]) == "token_missing")
+        #expect(extract([("Authorization", "Bea rer a.b.c")]) == "token_missing")
     }
 
     @Test func ambiguousOrImpossibleTokensAreMalformed() {

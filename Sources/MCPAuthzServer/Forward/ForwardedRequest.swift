@@ -84,7 +84,7 @@ package struct ForwardedRequest: Sendable {
 
     /// The path part of `uri`.
     package var path: Substring {
-        uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? Substring(uri)
+        uri[..<(uri.utf8.firstIndex(of: UInt8(ascii: "?")) ?? uri.endIndex)]
     }
 
     /// Whether headers may carry the operation: the client speaks a protocol whose servers
@@ -144,14 +144,31 @@ package struct ForwardedRequest: Sendable {
     }
 
     /// A path as nginx would route it unchanged: absolute, no dot segments, no empty segments,
-    /// no percent-encoding (which the proxy may decode differently than the sidecar reads it).
+    /// no percent-encoding (which the proxy may decode differently than the sidecar reads it),
+    /// no backslash, space or control character. One pass over the bytes up to the query.
     static func isCanonical(path uri: String) -> Bool {
-        let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        guard path.hasPrefix("/"), !path.contains("%"), !path.contains("//"), !path.contains("\\") else { return false }
-        for segment in path.split(separator: "/", omittingEmptySubsequences: true) where segment == "." || segment == ".." {
-            return false
+        var uri = uri
+        return uri.withUTF8 { bytes in
+            guard bytes.first == UInt8(ascii: "/") else { return false }
+            var segmentStart = 1
+            var index = 1
+            while index <= bytes.count {
+                let byte = index < bytes.count ? bytes[index] : UInt8(ascii: "?")
+                if byte == UInt8(ascii: "/") || byte == UInt8(ascii: "?") {
+                    let length = index - segmentStart
+                    // An empty segment is '//' (a trailing '/' ends the path, and is allowed).
+                    if length == 0, byte == UInt8(ascii: "/") { return false }
+                    if length == 1, bytes[segmentStart] == UInt8(ascii: ".") { return false }
+                    if length == 2, bytes[segmentStart] == UInt8(ascii: "."), bytes[segmentStart + 1] == UInt8(ascii: ".") { return false }
+                    if byte == UInt8(ascii: "?") { return true }
+                    segmentStart = index + 1
+                } else if byte == UInt8(ascii: "%") || byte == UInt8(ascii: "\\") || byte < 0x21 || byte == 0x7F {
+                    return false
+                }
+                index += 1
+            }
+            return true
         }
-        return !path.utf8.contains { $0 < 0x21 || $0 == 0x7F }
     }
 
     private static func isDate(_ text: String) -> Bool {
