@@ -5,7 +5,6 @@ import MCPAuthzPolicy
 import MCPAuthzServer
 import MCPAuthzTokens
 import NIOCore
-import NIOPosix
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -58,11 +57,7 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var limits: ServerLimitOptions
 
     func run() async throws {
-        // Run async code on NIO's event loops instead of Swift's own thread pool: a decision then
-        // stays on the thread that read the request rather than hopping threads twice. Measured
-        // with bench/run.py (B, one core): about 1.5x the decisions per second. Blocking work
-        // (policy loads) runs on NIOThreadPool, never on a loop.
-        _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        EventLoops.configure()
         let environment = ProcessInfo.processInfo.environment
         let level = try Self.value(logLevel, "MCP_AUTHZ_LOG_LEVEL", environment, default: "info") { Logger.Level(rawValue: $0) }
         let logger = Self.logger(level: level)
