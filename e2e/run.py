@@ -8,7 +8,6 @@ deploy/nginx (plain auth_request, and the njs variant that sends the body), agai
 
 Every case asserts what the client received. Usage: e2e/run.py MCP_AUTHZ_BINARY
 """
-import http.server
 import base64
 import json
 import os
@@ -28,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "e2e"))
-from checklib import check, finish, free_port, wait_for_port  # noqa: E402
+from checklib import check, finish, free_port, serve_documents, wait_for_port  # noqa: E402
 from glewlwyd import Glewlwyd  # noqa: E402
 
 VENVS = {"modern": ("mcp==2.3.0", ROOT / ".build/e2e/venv-mcp2"), "legacy": ("mcp==1.30.0", ROOT / ".build/e2e/venv-mcp1")}
@@ -57,20 +56,7 @@ class Issuer:
         documents = {"/.well-known/openid-configuration": {"issuer": self.url, "jwks_uri": self.url + "/jwks.json"},
                      "/jwks.json": {"keys": [jwk]}}
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = json.dumps(documents.get(self.path, {})).encode()
-                self.send_response(200 if self.path in documents else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = serve_documents(documents, self.port)
 
     def token(self, audience, exp_in=3600, **claims):
         now = int(time.time())

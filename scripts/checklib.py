@@ -1,9 +1,12 @@
 """What the process-level checks (check-*.py) share: reporting, free ports, waiting for a
 listener, and tokens minted by PyJWT with a JWKS file beside them."""
 import json
+import http.server
 import pathlib
 import socket
+import ssl
 import subprocess
+import threading
 import sys
 import time
 
@@ -68,3 +71,28 @@ servers:
     issuers: [idp]
 {extra}    rules:
 {rules}"""
+
+
+def serve_documents(documents, port=0, tls=None):
+    """Serves {path: JSON document} on 127.0.0.1 (404 for other paths) from a thread; with
+    tls=(certificate file, key file), over TLS. Returns the server (shut it down when done)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps(documents.get(self.path, {})).encode()
+            self.send_response(200 if self.path in documents else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    if tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
