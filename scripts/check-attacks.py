@@ -233,9 +233,13 @@ def main():
         status, _ = sidecar.ask(token=good, headers={"X-Filler": "x" * 70000})
     except (OSError, http.client.HTTPException) as error:
         status = repr(error)
-    # The HTTP layer refuses it before mcp-authz sees it; 431 is the precise answer (to do: it
-    # says 400 today, so only "refused" is held here).
-    check("a 70 KB header is refused by the HTTP layer (400 today, 431 to come)", status in (400, 431), str(status))
+    # Refused by the HTTP layer before any decision: 431, counted and audited as a refusal.
+    check("a 70 KB header block is refused with 431", status == 431, str(status))
+    time.sleep(0.3)
+    refusals = [json.loads(line) for line in sidecar.audit.read_text().splitlines() if '"event":"request_refused"' in line]
+    check("that refusal is audited (request_refused, header_too_large, 431)",
+          len(refusals) == 1 and refusals[0].get("reason") == "header_too_large" and refusals[0].get("status") == 431,
+          json.dumps(refusals))
     check("still serving after all of it", sidecar.ask(token=good)[0] == 200)
     check("no request reached the URLs tokens named (jku, x5u)", trap_hits == [], str(trap_hits))
     sidecar.stop()

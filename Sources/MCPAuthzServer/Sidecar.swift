@@ -72,6 +72,12 @@ package struct Sidecar: Sendable {
         }
         let (idleSeconds, _) = settings.idleTimeout.components
         let http = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [
+                HeaderOverflowHandler { [audit, metrics] in
+                    metrics.recordDecision(server: nil, allowed: false, reason: HeaderOverflowHandler.reason, duration: .zero)
+                    audit?.event(EventRecord("request_refused", [("reason", .string(HeaderOverflowHandler.reason)), ("status", .int(431))]))
+                }
+            ],
             idleTimeout: .seconds(idleSeconds),
             httpDecoderConfiguration: .init(
                 maxHeaderFieldSize: settings.maxHeaderBytes, maxHeaderListSize: settings.maxHeaderBytes, maxHeaderFieldCount: 200
