@@ -22,8 +22,9 @@ import Testing
     static func chain(_ entries: [AuditEntry]) -> [[UInt8]] {
         var previous = AuditLine.genesis
         return entries.map { entry in
-            let (line, hash) = AuditLine.encode(entry, previous: previous)
-            previous = hash
+            var line: [UInt8] = []
+            previous = AuditLine.append(entry, previous: previous, to: &line)
+            #expect(line.removeLast() == UInt8(ascii: "\n"))
             return line
         }
     }

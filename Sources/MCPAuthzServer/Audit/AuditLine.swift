@@ -14,15 +14,6 @@ package enum AuditLine {
     /// Most scopes and batch operations listed in one record.
     package static let maxListCount = 100
 
-    /// The line for `entry` (without its newline) and its hash.
-    package static func encode(_ entry: AuditEntry, previous: String) -> (line: [UInt8], hash: String) {
-        var line: [UInt8] = []
-        line.reserveCapacity(1024)
-        let hash = append(entry, previous: previous, to: &line)
-        line.removeLast()
-        return (line, hash)
-    }
-
     /// Appends the line for `entry` and its newline to `buffer`; returns the line's hash.
     package static func append(_ entry: AuditEntry, previous: String, to buffer: inout [UInt8]) -> String {
         var json = JSONWriter(appendingTo: &buffer)

@@ -9,9 +9,8 @@ package struct JSONWriter: Sendable {
     package let start: Int
     private var needsComma = false
 
-    /// - Parameter capacity: bytes to reserve, so a typical object is written without regrowing.
-    package init(capacity: Int = 256) {
-        bytes.reserveCapacity(capacity)
+    package init() {
+        bytes.reserveCapacity(256)
         start = 0
         bytes.append(UInt8(ascii: "{"))
     }
