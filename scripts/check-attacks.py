@@ -121,22 +121,14 @@ def main():
     ec_jwk.update({"kid": "ec-1", "alg": "ES256", "use": "sig"})
     idp = serve_documents({"/jwks.json": {"keys": [jwk, ec_jwk]}})
     trap_hits = []
-    trap = serve_documents({})
-    trap_handler = trap.RequestHandlerClass
-    original_get = trap_handler.do_GET
-
-    def counting_get(handler):
-        trap_hits.append(handler.path)
-        original_get(handler)
-
-    trap_handler.do_GET = counting_get
+    trap = serve_documents({}, asked=trap_hits)
     trap_url = f"http://127.0.0.1:{trap.server_address[1]}"
     sidecar = Sidecar(binary, folder, f"http://127.0.0.1:{idp.server_address[1]}/jwks.json")
     now = int(time.time())
     good_claims = {"iss": ISSUER, "aud": RESOURCE, "sub": "alice", "scope": "read:todos", "iat": now, "exp": now + 600}
 
-    def signed(claims=None, header=None, signer=key, algorithm="RS256"):
-        return jwt.encode(claims if claims is not None else good_claims, signer, algorithm=algorithm,
+    def signed(claims=None, header=None, signer=key):
+        return jwt.encode(claims if claims is not None else good_claims, signer, algorithm="RS256",
                           headers={"kid": KID, **(header or {})})
 
     public_pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
