@@ -7,7 +7,8 @@ struct CompactJWS: Sendable {
     let signingInput: [UInt8]
     let signature: [UInt8]
     let header: Header
-    let claims: [String: ClaimValue]
+    /// The decoded payload; for a token, its claims (`claims()`).
+    let payload: [UInt8]
 
     struct Header: Sendable {
         var alg: String
@@ -50,7 +51,6 @@ struct CompactJWS: Sendable {
             throw TokenFailure(.tokenMalformed, "a token part is not unpadded base64url")
         }
         let headerObject = try jsonObject(headerBytes, part: "header")
-        let claims = try jsonObject(payloadBytes, part: "payload")
         guard case let .string(alg)? = headerObject["alg"] else {
             throw TokenFailure(.tokenMalformed, "token header has no alg")
         }
@@ -68,7 +68,12 @@ struct CompactJWS: Sendable {
         if let crit = headerObject["crit"] {
             header.crit = crit.stringSet
         }
-        return CompactJWS(signingInput: Array(bytes[..<dots[1]]), signature: signature, header: header, claims: claims)
+        return CompactJWS(signingInput: Array(bytes[..<dots[1]]), signature: signature, header: header, payload: payloadBytes)
+    }
+
+    /// The payload read as JWT claims: a JSON object.
+    func claims() throws(TokenFailure) -> [String: ClaimValue] {
+        try Self.jsonObject(payload, part: "payload")
     }
 }
 

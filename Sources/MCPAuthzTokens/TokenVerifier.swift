@@ -29,23 +29,16 @@ package struct TokenVerifier: Sendable {
         _ token: String, for server: ServerConfig, in snapshot: PolicySnapshot, keys: (String) -> IssuerKeys?, now: Double
     ) throws(TokenFailure) -> VerifiedToken {
         let jws = try CompactJWS.parse(token, limits: CompactJWS.Limits(maxTokenBytes: maxTokenBytes))
-        let alg = jws.header.alg
-        if alg.uppercased() == "NONE" {
-            throw TokenFailure(.algorithmNotAllowed, "unsigned tokens (alg none) are never accepted")
-        }
-        if alg.uppercased().hasPrefix("HS") {
-            throw TokenFailure(.algorithmNotAllowed, "shared-secret algorithm \(alg) is never accepted")
-        }
-        if let crit = jws.header.crit {
-            throw TokenFailure(.tokenMalformed, "critical header extensions \(crit) are not understood")
-        }
-        guard case let .string(iss)? = jws.claims["iss"] else {
+        try Self.checkHeader(jws.header)
+        let claims = try jws.claims()
+        guard case let .string(iss)? = claims["iss"] else {
             throw TokenFailure(.claimsInvalid, "token has no iss")
         }
         guard let issuer = snapshot.issuersByURL[iss] else {
             throw TokenFailure(.issuerUntrusted, "iss is not a configured issuer")
         }
         let issuerID = issuer.id.value
+        let alg = jws.header.alg
         let kid = jws.header.kid
         func failure(_ reason: TokenFailure.Reason, _ message: String) -> TokenFailure {
             TokenFailure(reason, message, issuerID: issuerID, kid: kid)
@@ -65,38 +58,24 @@ package struct TokenVerifier: Sendable {
         guard let issuerKeys = keys(issuerID), !issuerKeys.isEmpty else {
             throw failure(.jwksUnavailable, "no keys are available for issuer '\(issuerID)'")
         }
-        let keyID: String
-        if let kid {
-            guard issuerKeys.hasKey(kid: kid) else { throw failure(.unknownKid, "issuer '\(issuerID)' has no key with this kid") }
-            keyID = kid
-        } else {
-            guard let sole = issuerKeys.soleKid else {
-                throw failure(.kidMissing, "token has no kid and issuer '\(issuerID)' has several keys")
-            }
-            keyID = sole
-        }
-        guard let verifier = issuerKeys.verifier(kid: keyID, algorithm: alg) else {
-            throw failure(.algorithmNotAllowed, "key '\(keyID)' of issuer '\(issuerID)' is not for \(alg)")
-        }
-        let valid = (try? verifier.verify(jws.signature, signs: jws.signingInput)) ?? false
-        guard valid else { throw failure(.signatureInvalid, "signature does not verify with key '\(keyID)'") }
+        try Self.checkSignature(of: jws, with: issuerKeys, named: "issuer '\(issuerID)'", failure: failure)
 
         let leeway = Double(issuer.leewaySeconds)
-        guard let exp = jws.claims["exp"].flatMap(Self.seconds) else {
+        guard let exp = claims["exp"].flatMap(Self.seconds) else {
             throw failure(.claimsInvalid, "exp is required and must be a number")
         }
         if now > exp + leeway { throw failure(.tokenExpired, "token expired") }
-        if let value = jws.claims["nbf"] {
+        if let value = claims["nbf"] {
             guard let nbf = Self.seconds(value) else { throw failure(.claimsInvalid, "nbf must be a number") }
             if nbf > now + leeway { throw failure(.tokenNotYetValid, "token is not valid before its nbf") }
         }
-        if let value = jws.claims["iat"] {
+        if let value = claims["iat"] {
             guard let iat = Self.seconds(value) else { throw failure(.claimsInvalid, "iat must be a number") }
             if iat > now + leeway { throw failure(.tokenNotYetValid, "token was issued in the future") }
         }
         let accepted = Set((server.resource.map { [$0.value] } ?? []) + server.audiences.map(\.value))
         let audiences: [String]
-        switch jws.claims["aud"] {
+        switch claims["aud"] {
         case let .string(aud)?: audiences = [aud]
         case let .array(items)?: audiences = items.compactMap(\.stringValue)
         default: audiences = []
@@ -105,8 +84,64 @@ package struct TokenVerifier: Sendable {
             throw failure(.audienceMismatch, "aud does not name server '\(server.id.value)'")
         }
         return VerifiedToken(
-            identity: Identity(claims: jws.claims, issuer: issuer), issuerID: issuerID, kid: kid, expiresAt: exp
+            identity: Identity(claims: claims, issuer: issuer), issuerID: issuerID, kid: kid, expiresAt: exp
         )
+    }
+
+    /// The signature stage alone, for any compact JWS (its payload need not be claims): the
+    /// header checks, the algorithm allowlist, then `checkSignature`, exactly as `verify` runs
+    /// them. Used to run standard test vectors, whose payloads are mostly not JWT claims.
+    /// - Returns: the verified payload.
+    package static func verifySignature(
+        _ token: String, keys: IssuerKeys, algorithms: [String], maxTokenBytes: Int = 16 * 1024
+    ) throws(TokenFailure) -> [UInt8] {
+        let jws = try CompactJWS.parse(token, limits: CompactJWS.Limits(maxTokenBytes: maxTokenBytes))
+        try checkHeader(jws.header)
+        guard algorithms.contains(jws.header.alg) else {
+            throw TokenFailure(.algorithmNotAllowed, "\(jws.header.alg) is not allowed")
+        }
+        guard !keys.isEmpty else { throw TokenFailure(.jwksUnavailable, "no keys") }
+        try checkSignature(of: jws, with: keys, named: "the key set") { reason, message in
+            TokenFailure(reason, message, kid: jws.header.kid)
+        }
+        return jws.payload
+    }
+
+    /// What no issuer may configure away: unsigned and shared-secret algorithms, and critical
+    /// header extensions (mcp-authz understands none).
+    static func checkHeader(_ header: CompactJWS.Header) throws(TokenFailure) {
+        let alg = header.alg.uppercased()
+        if alg == "NONE" {
+            throw TokenFailure(.algorithmNotAllowed, "unsigned tokens (alg none) are never accepted")
+        }
+        if alg.hasPrefix("HS") {
+            throw TokenFailure(.algorithmNotAllowed, "shared-secret algorithm \(header.alg) is never accepted")
+        }
+        if let crit = header.crit {
+            throw TokenFailure(.tokenMalformed, "critical header extensions \(crit) are not understood")
+        }
+    }
+
+    /// The key named by `kid` (or the only key, when the token names none), bound to the
+    /// token's algorithm, must verify the signature over the signing input. No fallback key.
+    static func checkSignature(
+        of jws: CompactJWS, with keys: IssuerKeys, named owner: String, failure: (TokenFailure.Reason, String) -> TokenFailure
+    ) throws(TokenFailure) {
+        let keyID: String
+        if let kid = jws.header.kid {
+            guard keys.hasKey(kid: kid) else { throw failure(.unknownKid, "\(owner) has no key with this kid") }
+            keyID = kid
+        } else {
+            guard let sole = keys.soleKid else {
+                throw failure(.kidMissing, "token has no kid and \(owner) has several keys")
+            }
+            keyID = sole
+        }
+        guard let verifier = keys.verifier(kid: keyID, algorithm: jws.header.alg) else {
+            throw failure(.algorithmNotAllowed, "key '\(keyID)' of \(owner) is not for \(jws.header.alg)")
+        }
+        let valid = (try? verifier.verify(jws.signature, signs: jws.signingInput)) ?? false
+        guard valid else { throw failure(.signatureInvalid, "signature does not verify with key '\(keyID)'") }
     }
 
     /// `at+jwt` and `application/at+jwt` are the same type (RFC 7515 §4.1.9); compared case-insensitively.
