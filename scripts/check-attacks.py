@@ -12,7 +12,9 @@ import hashlib
 import hmac as hmac_module
 import http.client
 import json
+import os
 import pathlib
+import socket
 import subprocess
 import sys
 import tempfile
@@ -40,7 +42,7 @@ def compact(header, claims, signature=b""):
 
 
 class Sidecar:
-    def __init__(self, binary, folder, jwks_uri):
+    def __init__(self, binary, folder, jwks_uri, extra_issuers="", extra_accepted="", args=(), env=None):
         self.folder = folder
         (folder / "policy.yaml").write_text(f"""version: 1
 issuers:
@@ -48,11 +50,11 @@ issuers:
     issuer: {ISSUER}
     jwks_uri: {jwks_uri}
     algorithms: [RS256, ES256]
-servers:
+{extra_issuers}servers:
   - id: todos
     match: {{ path_prefix: /mcp }}
     resource: {RESOURCE}
-    issuers: [idp]
+    issuers: [idp{extra_accepted}]
     scopes_supported: [read:todos]
     rules:
       - name: basics
@@ -65,8 +67,8 @@ servers:
         self.audit = folder / "audit.jsonl"
         self.process = subprocess.Popen(
             [binary, "serve", "--policies", str(folder / "policy.yaml"), "--listen", f"127.0.0.1:{self.port}",
-             "--audit", str(self.audit), "--watch-interval", "0", "--log-level", "error"],
-            stdout=subprocess.DEVNULL, stderr=open(folder / "serve.log", "w"))
+             "--audit", str(self.audit), "--watch-interval", "0", "--log-level", "error", *args],
+            stdout=subprocess.DEVNULL, stderr=open(folder / "serve.log", "w"), env={**os.environ, **(env or {})})
         if not wait_for_port(self.port):
             raise SystemExit("mcp-authz did not start")
 
@@ -109,6 +111,115 @@ servers:
         self.process.wait(15)
 
 
+def run_cases(sidecar, cases):
+    """Each case: the exact status and reason, and an audit record with that reason."""
+    for name, request, status, reason in cases:
+        try:
+            answer, headers = sidecar.ask(**request)
+        except (OSError, http.client.HTTPException) as error:
+            check(f"{name}: answered", False, repr(error))
+            continue
+        got = headers.get("X-Authz-Reason") or ("allowed" if answer == 200 else None)
+        record = sidecar.audited(headers.get("X-Authz-Decision-Id"))
+        check(f"{name}: {status} {reason}", answer == status and got == reason, f"got {answer} {got}")
+        check(f"{name}: audited with that reason", record is not None and record.get("reason") == got
+              and record.get("status") == answer, json.dumps(record))
+
+
+def post(port, path, data):
+    """A POST to the decision API; returns the status."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("POST", path, body=data, headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    return response.status
+
+
+def check_limits(binary, key, jwk, good_claims):
+    """Every limit set low, by flag or by environment variable: each refuses precisely (status,
+    reason, audit record), none hangs, and requests within the limits still pass."""
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="mcp-authz-limits-"))
+    second = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    second_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(second.public_key()))
+    second_jwk.update({"kid": "second", "alg": "RS256", "use": "sig"})
+    idp = serve_documents({"/jwks.json": {"keys": [jwk]}, "/crowded.json": {"keys": [jwk, second_jwk]},
+                           "/bulky.json": {"keys": [jwk], "padding": "x" * 5000}})
+    silent = socket.socket()  # accepts connections (the kernel's backlog) and never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    base = f"http://127.0.0.1:{idp.server_address[1]}"
+    issuers = {"crowded": base + "/crowded.json", "bulky": base + "/bulky.json",
+               "silent": f"http://127.0.0.1:{silent.getsockname()[1]}/jwks.json"}
+    extra = "".join(f"  - id: {name}\n    issuer: https://{name}.attack.example/\n    jwks_uri: {uri}\n    algorithms: [RS256]\n"
+                    for name, uri in issuers.items())
+    sidecar = Sidecar(binary, folder, base + "/jwks.json", extra_issuers=extra, extra_accepted=", crowded, bulky, silent",
+                      args=["--max-token-bytes", "2048", "--max-json-depth", "4", "--max-header-bytes", "8192",
+                            "--jwks-max-keys", "1", "--jwks-fetch-timeout", "0.5"],
+                      env={"MCP_AUTHZ_MAX_BATCH": "3", "MCP_AUTHZ_MAX_BODY_BYTES": "1000", "MCP_AUTHZ_JWKS_MAX_BYTES": "4096",
+                           "MCP_AUTHZ_MAX_FILTER_NAMES": "2"})
+
+    def token(claims=None, issuer=ISSUER):
+        return jwt.encode({**good_claims, "iss": issuer, **(claims or {})}, key, algorithm="RS256", headers={"kid": KID})
+
+    good = token()
+
+    def call(arguments):
+        return json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "get_todo", "arguments": arguments}})
+
+    pings = lambda n: json.dumps([{"jsonrpc": "2.0", "id": i, "method": "ping"} for i in range(n)])
+    padded = '{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":"' + "x" * 1200 + '"}}'
+    run_cases(sidecar, [
+        ("--max-token-bytes 2048: a 3 KB token", {"token": token({"pad": "x" * 3000})}, 401, "token_too_large"),
+        ("--max-token-bytes 2048: a token within it", {"token": good}, 200, "allowed"),
+        ("--max-json-depth 4: arguments nested 6 deep", {"token": good, "body": call({"a": {"b": {"c": {}}}})}, 403, "body_invalid"),
+        ("--max-json-depth 4: arguments nested 3 deep", {"token": good, "body": call({})}, 200, "allowed"),
+        ("MCP_AUTHZ_MAX_BATCH=3: a batch of 4", {"token": good, "body": pings(4)}, 403, "batch_too_large"),
+        ("MCP_AUTHZ_MAX_BATCH=3: a batch of 3", {"token": good, "body": pings(3)}, 200, "allowed"),
+        ("MCP_AUTHZ_MAX_BODY_BYTES=1000: a 1.2 KB body", {"token": good, "body": padded}, 403, "body_too_large"),
+        ("--jwks-max-keys 1: an issuer publishing 2 keys", {"token": token(issuer="https://crowded.attack.example/")}, 401,
+         "jwks_unavailable"),
+        ("MCP_AUTHZ_JWKS_MAX_BYTES=4096: an issuer's 5 KB JWKS", {"token": token(issuer="https://bulky.attack.example/")}, 401,
+         "jwks_unavailable"),
+    ])
+    started = time.monotonic()
+    run_cases(sidecar, [("--jwks-fetch-timeout 0.5: an issuer that never answers",
+                         {"token": token(issuer="https://silent.attack.example/")}, 401, "jwks_unavailable")])
+    waited = time.monotonic() - started
+    check("that refusal came within the fetch timeout, no hang", waited < 3, f"{waited:.2f} s")
+    question = json.dumps({"server": "todos", "token": good, "method": "ping", "params": {"x": "x" * 1200}})
+    check("MCP_AUTHZ_MAX_BODY_BYTES=1000: the decision API answers 413", post(sidecar.port, "/v1/decide", question) == 413)
+    names = json.dumps({"server": "todos", "token": good, "tools": ["a", "b", "c"]})
+    check("MCP_AUTHZ_MAX_FILTER_NAMES=2: a filter of 3 names is refused with 400", post(sidecar.port, "/v1/filter", names) == 400)
+    try:
+        status, _ = sidecar.ask(token=good, headers={"X-Filler": "x" * 10000})
+    except (OSError, http.client.HTTPException) as error:
+        status = repr(error)
+    check("--max-header-bytes 8192: a 10 KB header block is refused with 431", status == 431, str(status))
+    check("still serving within the limits", sidecar.ask(token=good)[0] == 200)
+    sidecar.stop()
+    # The same requests at the default limits pass: the limits set above were what refused them.
+    defaults = Sidecar(binary, pathlib.Path(tempfile.mkdtemp(prefix="mcp-authz-defaults-")), base + "/jwks.json",
+                       extra_issuers=extra, extra_accepted=", crowded, bulky, silent")
+    run_cases(defaults, [
+        ("default limits: the 3 KB token", {"token": token({"pad": "x" * 3000})}, 200, "allowed"),
+        ("default limits: arguments nested 6 deep", {"token": good, "body": call({"a": {"b": {"c": {}}}})}, 200, "allowed"),
+        ("default limits: the batch of 4", {"token": good, "body": pings(4)}, 200, "allowed"),
+        ("default limits: the 1.2 KB body", {"token": good, "body": padded}, 200, "allowed"),
+        ("default limits: the issuer publishing 2 keys", {"token": token(issuer="https://crowded.attack.example/")}, 200,
+         "allowed"),
+        ("default limits: the issuer's 5 KB JWKS", {"token": token(issuer="https://bulky.attack.example/")}, 200, "allowed"),
+    ])
+    defaults.stop()
+    (folder / "big.yaml").write_text("version: 1\n" + "# padding\n" * 20)
+    started = subprocess.run([binary, "serve", "--policies", str(folder / "big.yaml"), "--max-policy-bytes", "100",
+                              "--listen", f"127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=20)
+    check("--max-policy-bytes 100: a 211-byte policy is refused at start, naming the limit",
+          started.returncode != 0 and "100" in started.stderr, f"exit {started.returncode}: {started.stderr.strip()[:200]}")
+    idp.shutdown()
+    silent.close()
+
+
 def main():
     binary = sys.argv[1]
     folder = pathlib.Path(tempfile.mkdtemp(prefix="mcp-authz-attacks-"))
@@ -149,6 +260,14 @@ def main():
                  + b64(key.sign(f"{duplicate_header}.{duplicate_payload}".encode(), padding.PKCS1v15(), hashes.SHA256())))
     es256 = jwt.encode(good_claims, ec_key, algorithm="ES256", headers={"kid": "ec-1"})
 
+    def signed_bytes(payload):
+        """Claims as raw bytes (JSON no encoder would write), signed with the issuer's key."""
+        head, body = b64(json.dumps({"alg": "RS256", "kid": KID}).encode()), b64(payload)
+        return f"{head}.{body}." + b64(key.sign(f"{head}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256()))
+
+    overflowing_exp = signed_bytes(json.dumps({k: v for k, v in good_claims.items() if k != "exp"})[:-1].encode()
+                                   + b', "exp": 1e400}')
+
     cases = [
         # (name, request keyword arguments, status, reason)
         *[(f"alg {alg!r} with no signature", {"token": compact({"alg": alg, "kid": KID}, good_claims)}, 401,
@@ -173,6 +292,9 @@ def main():
         ("no exp", {"token": signed({k: v for k, v in good_claims.items() if k != "exp"})}, 401, "claims_invalid"),
         ("nbf in the future", {"token": signed({**good_claims, "nbf": now + 3600})}, 401, "token_not_yet_valid"),
         ("exp as a string", {"token": signed({**good_claims, "exp": str(now + 600)})}, 401, "claims_invalid"),
+        ("exp as a huge number (10^30)", {"token": signed({**good_claims, "exp": 10**30})}, 401, "claims_invalid"),
+        ("exp beyond any double (1e400)", {"token": overflowing_exp}, 401, "token_malformed"),
+        ("nbf as a huge number (2^63)", {"token": signed({**good_claims, "nbf": 2**63})}, 401, "claims_invalid"),
         ("duplicated claim names (sub twice)", {"token": duplicate}, 401, "token_malformed"),
         ("token over 16 KiB", {"token": signed({**good_claims, "pad": "x" * 17000})}, 401, "token_too_large"),
         ("bytes that are not base64url", {"raw_authorization": "Bearer " + good[:20] + "\u00e9" + good[21:]}, 401,
@@ -201,19 +323,7 @@ def main():
         ("the valid token, for contrast", {"token": good}, 200, "allowed"),
         ("a valid ES256 token, for contrast", {"token": es256}, 200, "allowed"),
     ]
-    for name, request, status, reason in cases:
-        try:
-            answer, headers = sidecar.ask(**request)
-        except (OSError, http.client.HTTPException) as error:
-            check(f"{name}: answered", False, repr(error))
-            continue
-        got = headers.get("X-Authz-Reason") or ("allowed" if answer == 200 else None)
-        expected_reason = reason
-        record = sidecar.audited(headers.get("X-Authz-Decision-Id"))
-        check(f"{name}: {status} {expected_reason}", answer == status and got == expected_reason,
-              f"got {answer} {got}")
-        check(f"{name}: audited with that reason", record is not None and record.get("reason") == got
-              and record.get("status") == answer, json.dumps(record))
+    run_cases(sidecar, cases)
 
     # CR/LF in a claim headed for X-Authz-*: percent-encoded, no header injected.
     status, headers = sidecar.ask(token=signed({**good_claims, "sub": "alice\r\nX-Injected: 1"}))
@@ -237,6 +347,7 @@ def main():
     sidecar.stop()
     idp.shutdown()
     trap.shutdown()
+    check_limits(binary, key, jwk, good_claims)
     finish("attacks")
 
 

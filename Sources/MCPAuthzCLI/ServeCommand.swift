@@ -167,6 +167,9 @@ struct ServerLimitOptions: ParsableArguments {
     @Option(help: "Largest policy file accepted, in bytes. [env: MCP_AUTHZ_MAX_POLICY_BYTES] (default: 8388608)")
     var maxPolicyBytes: Int?
 
+    @Option(help: "Most names in one /v1/filter list. [env: MCP_AUTHZ_MAX_FILTER_NAMES] (default: 10000)")
+    var maxFilterNames: Int?
+
     @Option(help: "Verified tokens kept until they expire. [env: MCP_AUTHZ_TOKEN_CACHE_SIZE] (default: 10000)")
     var tokenCacheSize: Int?
 
@@ -181,6 +184,12 @@ struct ServerLimitOptions: ParsableArguments {
 
     @Option(help: "Seconds last good keys keep serving while refreshes fail. [env: MCP_AUTHZ_JWKS_MAX_STALE] (default: 86400)")
     var jwksMaxStale: Double?
+
+    @Option(help: "Largest discovery or JWKS document read, in bytes. [env: MCP_AUTHZ_JWKS_MAX_BYTES] (default: 524288)")
+    var jwksMaxBytes: Int?
+
+    @Option(help: "Most keys read from one JWKS; a larger set is refused whole. [env: MCP_AUTHZ_JWKS_MAX_KEYS] (default: 100)")
+    var jwksMaxKeys: Int?
 
     func settings(policyPath: String, environment: [String: String]) throws -> SidecarSettings {
         var settings = SidecarSettings(policyPath: policyPath)
@@ -201,6 +210,7 @@ struct ServerLimitOptions: ParsableArguments {
         settings.maxTokenBytes = try positive(maxTokenBytes, "MCP_AUTHZ_MAX_TOKEN_BYTES", settings.maxTokenBytes)
         settings.maxHeaderBytes = try positive(maxHeaderBytes, "MCP_AUTHZ_MAX_HEADER_BYTES", settings.maxHeaderBytes)
         settings.policyLimits.maxFileBytes = try positive(maxPolicyBytes, "MCP_AUTHZ_MAX_POLICY_BYTES", settings.policyLimits.maxFileBytes)
+        settings.maxFilterNames = try positive(maxFilterNames, "MCP_AUTHZ_MAX_FILTER_NAMES", settings.maxFilterNames)
         settings.tokenCacheCapacity = try positive(tokenCacheSize, "MCP_AUTHZ_TOKEN_CACHE_SIZE", settings.tokenCacheCapacity)
         settings.jwks.fetchTimeout = try seconds(jwksFetchTimeout, "MCP_AUTHZ_JWKS_FETCH_TIMEOUT", settings.jwks.fetchTimeout)
         settings.jwks.minRefreshInterval = try seconds(
@@ -210,6 +220,8 @@ struct ServerLimitOptions: ParsableArguments {
             jwksRefreshInterval, "MCP_AUTHZ_JWKS_REFRESH_INTERVAL", settings.jwks.defaultRefreshInterval
         )
         settings.jwks.maxStale = try seconds(jwksMaxStale, "MCP_AUTHZ_JWKS_MAX_STALE", settings.jwks.maxStale)
+        settings.jwks.maxDocumentBytes = try positive(jwksMaxBytes, "MCP_AUTHZ_JWKS_MAX_BYTES", settings.jwks.maxDocumentBytes)
+        settings.jwks.maxKeys = try positive(jwksMaxKeys, "MCP_AUTHZ_JWKS_MAX_KEYS", settings.jwks.maxKeys)
         return settings
     }
 }

@@ -62,15 +62,15 @@ package struct TokenVerifier: Sendable {
 
         let leeway = Double(issuer.leewaySeconds)
         guard let exp = claims["exp"].flatMap(Self.seconds) else {
-            throw failure(.claimsInvalid, "exp is required and must be a number")
+            throw failure(.claimsInvalid, "exp is required and must be a number of seconds from 1970 to 9999")
         }
         if now > exp + leeway { throw failure(.tokenExpired, "token expired") }
         if let value = claims["nbf"] {
-            guard let nbf = Self.seconds(value) else { throw failure(.claimsInvalid, "nbf must be a number") }
+            guard let nbf = Self.seconds(value) else { throw failure(.claimsInvalid, "nbf must be a number of seconds from 1970 to 9999") }
             if nbf > now + leeway { throw failure(.tokenNotYetValid, "token is not valid before its nbf") }
         }
         if let value = claims["iat"] {
-            guard let iat = Self.seconds(value) else { throw failure(.claimsInvalid, "iat must be a number") }
+            guard let iat = Self.seconds(value) else { throw failure(.claimsInvalid, "iat must be a number of seconds from 1970 to 9999") }
             if iat > now + leeway { throw failure(.tokenNotYetValid, "token was issued in the future") }
         }
         let accepted = Set((server.resource.map { [$0.value] } ?? []) + server.audiences.map(\.value))
@@ -150,12 +150,19 @@ package struct TokenVerifier: Sendable {
         return lower.hasPrefix("application/") ? String(lower.dropFirst("application/".count)) : lower
     }
 
-    /// A NumericDate: a JSON number, never a string.
+    /// A NumericDate: a JSON number, never a string, naming a time from 1970 to the end of
+    /// year 9999. A number beyond that is no date any issuer means (an `exp` of 1e30 would keep a
+    /// token valid, and cached, for ever) and is refused as invalid claims.
     static func seconds(_ value: ClaimValue) -> Double? {
+        let seconds: Double
         switch value {
-        case let .integer(i): return Double(i)
-        case let .number(d) where d.isFinite: return d
+        case let .integer(i): seconds = Double(i)
+        case let .number(d): seconds = d
         default: return nil
         }
+        return (0...latestDate).contains(seconds) ? seconds : nil
     }
+
+    /// 9999-12-31T23:59:59Z.
+    static let latestDate: Double = 253_402_300_799
 }
