@@ -149,3 +149,17 @@ let package = Package(
         ),
     ]
 )
+
+// libFuzzer targets over the readers of hostile input. They link only against the fuzzer
+// runtime, so they exist only for `scripts/fuzz`, which sets MCP_AUTHZ_FUZZ=1 and builds with
+// `--sanitize fuzzer --sanitize address` in its own scratch folder.
+if Context.environment["MCP_AUTHZ_FUZZ"] == "1" {
+    package.products.append(.executable(name: "mcp-authz-fuzz", targets: ["MCPAuthzFuzz"]))
+    package.targets.append(
+        .executableTarget(
+            name: "MCPAuthzFuzz",
+            dependencies: ["MCPAuthzPolicy", "MCPAuthzTokens", "MCPAuthzServer"],
+            swiftSettings: swiftSettings
+        )
+    )
+}

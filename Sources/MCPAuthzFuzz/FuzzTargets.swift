@@ -1,0 +1,106 @@
+import Foundation
+import MCPAuthzPolicy
+import MCPAuthzServer
+import MCPAuthzTokens
+
+/// The four readers of hostile input, each fed whatever bytes libFuzzer makes. A target returns
+/// normally for any input, accepted or refused; a crash, a hang, a sanitizer report or a broken
+/// invariant (`check`) is a finding.
+enum FuzzTarget: String, CaseIterable {
+    /// A policy file: bounded read, YAML pre-scan, parse, validation, compilation, one decision.
+    case policy
+    /// A bearer token: header checks, compact JWS parsing, claims, signature and claim checks.
+    case token
+    /// A JSON-RPC request body, as read for a decision.
+    case body
+    /// A forward-auth call: the proxy's headers, then the body they describe.
+    case forward
+}
+
+/// What the targets share, built once before the first input.
+struct FuzzContext {
+    /// The policy the token and forward targets decide with (`fuzz/policy.yaml`).
+    var snapshot: PolicySnapshot
+    /// Keys of the policy's issuer, from the JWKS written next to the seeds.
+    var keys: IssuerKeys
+    /// A scratch file the policy target writes each input to, so it is read as a policy is.
+    var policyFile: String
+    /// Time the token target verifies at: inside the validity of the seed tokens.
+    var now: Double
+
+    func run(_ target: FuzzTarget, _ bytes: UnsafeBufferPointer<UInt8>) {
+        switch target {
+        case .policy: policy(bytes)
+        case .token: token(bytes)
+        case .body: body(bytes)
+        case .forward: forward(bytes)
+        }
+    }
+
+    private func policy(_ bytes: UnsafeBufferPointer<UInt8>) {
+        FileManager.default.createFile(atPath: policyFile, contents: Data(buffer: bytes))
+        guard let (snapshot, _) = try? PolicySnapshot.load(path: policyFile) else { return }
+        for (serverID, server) in snapshot.servers {
+            for issuer in server.config.issuers {
+                guard let url = snapshot.issuersByURL.first(where: { $0.value.id == issuer })?.key,
+                    let identity = snapshot.identity(fromClaims: ["iss": .string(url), "sub": .string("fuzz"), "scope": .string("a b")])
+                else { continue }
+                for operation in [MCPOperation(method: "tools/call", name: "x"), MCPOperation(method: "initialize")] {
+                    let decision = snapshot.decide(DecisionInput(serverID: serverID, identity: identity, operation: operation))
+                    check(decision.isAllowed == (decision.status == 200), "a decision's status disagrees with its effect")
+                }
+            }
+        }
+        if let issuer = snapshot.issuersByURL.values.first {
+            let identity = Identity(claims: [:], issuer: issuer)
+            let unknown = snapshot.decide(DecisionInput(serverID: "\u{0}no such server", identity: identity, operation: MCPOperation(method: "ping")))
+            check(!unknown.isAllowed, "an unknown server was allowed")
+        }
+    }
+
+    private func token(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let text = String(validating: bytes, as: UTF8.self) else { return }
+        guard let token = try? BearerTokenExtractor.checked(text), let server = snapshot.servers.values.first?.config else { return }
+        guard let verified = try? TokenVerifier().verify(token, for: server, in: snapshot, keys: { _ in keys }, now: now) else { return }
+        // Whatever was accepted carried a signature by the issuer's key and a live exp.
+        check(verified.expiresAt + 60 >= now, "an expired token was accepted")
+        check(verified.issuerID == server.issuers.first?.value, "a token of another issuer was accepted")
+    }
+
+    private func body(_ bytes: UnsafeBufferPointer<UInt8>) {
+        let limits = MCPBodyLimits()
+        guard let messages = try? MCPRequestBody.messages(bytes, limits: limits) else { return }
+        check(!messages.isEmpty && messages.count <= limits.maxBatch, "a body gave \(messages.count) messages")
+    }
+
+    /// Input: header lines (`Name: value`), an empty line, then the body.
+    private func forward(_ bytes: UnsafeBufferPointer<UInt8>) {
+        let all = Array(bytes)
+        let split = all.indices.first { all[$0] == 10 && $0 + 1 < all.count && all[$0 + 1] == 10 }
+        let head = String(decoding: all[..<(split ?? all.count)], as: UTF8.self)
+        var headers: [(String, String)] = []
+        for line in head.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers.append((String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)))
+        }
+        func header(_ name: String) -> [String] {
+            headers.filter { $0.0.caseInsensitiveCompare(name) == .orderedSame }.map(\.1)
+        }
+        guard var request = try? ForwardedRequest(header: header, callMethod: "GET", pathAfterAuth: nil, authority: "fuzz.example") else {
+            return
+        }
+        // Whatever the query holds, the path that routes the request has no dot segment and no '//'.
+        let segments = request.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        check(
+            request.path.hasPrefix("/") && !segments.contains { $0 == ".." || $0 == "." } && !request.path.contains("//"),
+            "a non-canonical path was accepted: \(request.path)"
+        )
+        if let split { request.body = Array(all[(split + 2)...]) }
+        _ = snapshot.router.serverID(host: request.host, path: String(request.path))
+        _ = try? request.messages(limits: MCPBodyLimits())
+    }
+
+    private func check(_ condition: Bool, _ message: @autoclosure () -> String) {
+        if !condition { fatalError("invariant broken: \(message())") }
+    }
+}
