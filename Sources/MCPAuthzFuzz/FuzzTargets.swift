@@ -89,10 +89,13 @@ struct FuzzContext {
         guard var request = try? ForwardedRequest(header: header, callMethod: "GET", pathAfterAuth: nil, authority: "fuzz.example") else {
             return
         }
-        // Whatever the query holds, the path that routes the request has no dot segment and no '//'.
-        let segments = request.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        // Whatever the query holds, the path that routes the request starts with '/' and has no
+        // dot segment and no '//' (bytes, as the proxy sees them, not Swift characters).
+        let path = Array(request.path.utf8)
+        let segments = path.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst()
         check(
-            request.path.hasPrefix("/") && !segments.contains { $0 == ".." || $0 == "." } && !request.path.contains("//"),
+            path.first == UInt8(ascii: "/") && !segments.contains { $0.elementsEqual("..".utf8) || $0.elementsEqual(".".utf8) }
+                && segments.dropLast().allSatisfy { !$0.isEmpty },
             "a non-canonical path was accepted: \(request.path)"
         )
         if let split { request.body = Array(all[(split + 2)...]) }

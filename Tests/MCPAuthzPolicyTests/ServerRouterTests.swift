@@ -31,6 +31,7 @@ import Testing
             + server("any-host-docs", "{ path_prefix: /docs }")
             + server("ported", "{ host: \"mcp.example.com:8443\", path_prefix: /p }")
             + server("catch-all", "{ host: other.example.com }")
+            + server("cafe", "{ host: mcp.example.com, path_prefix: \"/caf\u{e9}\" }")
         router = try compile(yaml).router
     }
 
@@ -49,6 +50,12 @@ import Testing
             ("other.example.com", "/anything", "catch-all"),
             ("other.example.com:80", "/", "catch-all"),
             ("mcp.example.com", "/", nil),
+            // Bytes decide, as in the proxy: a combining mark after the prefix is not a segment
+            // boundary, and a canonically equivalent spelling (decomposed é) is another path.
+            ("mcp.example.com", "/docs\u{301}", nil),
+            ("mcp.example.com", "/docs/\u{301}x", "docs"),
+            ("mcp.example.com", "/caf\u{e9}/mcp", "cafe"),
+            ("mcp.example.com", "/cafe\u{301}/mcp", nil),
         ] as [(String?, String, String?)])
     func routes(host: String?, path: String, server: String?) {
         #expect(router.serverID(host: host, path: path) == server)

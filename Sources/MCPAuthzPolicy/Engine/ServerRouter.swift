@@ -35,17 +35,20 @@ package struct ServerRouter: Sendable {
         for route in routes {
             if let routeHost = route.host {
                 let candidate = route.hostHasPort ? requestHost : hostWithoutPort
-                guard candidate == routeHost else { continue }
+                guard let candidate, candidate.utf8.elementsEqual(routeHost.utf8) else { continue }
             }
             if Self.path(path, isUnder: route.prefix) { return route.serverID }
         }
         return nil
     }
 
-    /// `prefix` is normalized: no trailing `/` unless it is `/` itself.
+    /// `prefix` is normalized: no trailing `/` unless it is `/` itself. Compared byte by byte,
+    /// as proxies match locations: Swift's `hasPrefix` compares characters under Unicode
+    /// equivalence, so `/mcp` followed by a combining mark would not be under `/mcp` (found by
+    /// fuzzing the forward-auth reader).
     static func path(_ path: String, isUnder prefix: String) -> Bool {
         if prefix == "/" { return true }
-        guard path.hasPrefix(prefix) else { return false }
+        guard path.utf8.starts(with: prefix.utf8) else { return false }
         if path.utf8.count == prefix.utf8.count { return true }
         return path.utf8[path.utf8.index(path.utf8.startIndex, offsetBy: prefix.utf8.count)] == UInt8(ascii: "/")
     }
