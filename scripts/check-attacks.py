@@ -252,19 +252,16 @@ def main():
     attacker_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(other.public_key()))
     # CVE-2022-21449: an ES256 signature of r = s = 0 (64 zero bytes).
     psychic = compact({"alg": "ES256", "kid": "ec-1"}, good_claims, bytes(64))
-    duplicate_claims = (b'{"iss":"' + ISSUER.encode() + b'","aud":"' + RESOURCE.encode() + b'","sub":"alice","sub":"admin",'
-                        + f'"scope":"read:todos","exp":{now + 600}}}'.encode())
-    duplicate_header = b64(json.dumps({"alg": "RS256", "kid": KID}).encode())
-    duplicate_payload = b64(duplicate_claims)
-    duplicate = (f"{duplicate_header}.{duplicate_payload}."
-                 + b64(key.sign(f"{duplicate_header}.{duplicate_payload}".encode(), padding.PKCS1v15(), hashes.SHA256())))
-    es256 = jwt.encode(good_claims, ec_key, algorithm="ES256", headers={"kid": "ec-1"})
 
     def signed_bytes(payload):
         """Claims as raw bytes (JSON no encoder would write), signed with the issuer's key."""
         head, body = b64(json.dumps({"alg": "RS256", "kid": KID}).encode()), b64(payload)
         return f"{head}.{body}." + b64(key.sign(f"{head}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256()))
 
+    duplicate_claims = (b'{"iss":"' + ISSUER.encode() + b'","aud":"' + RESOURCE.encode() + b'","sub":"alice","sub":"admin",'
+                        + f'"scope":"read:todos","exp":{now + 600}}}'.encode())
+    duplicate = signed_bytes(duplicate_claims)
+    es256 = jwt.encode(good_claims, ec_key, algorithm="ES256", headers={"kid": "ec-1"})
     overflowing_exp = signed_bytes(json.dumps({k: v for k, v in good_claims.items() if k != "exp"})[:-1].encode()
                                    + b', "exp": 1e400}')
 
