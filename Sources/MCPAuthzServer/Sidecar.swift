@@ -6,6 +6,7 @@ import Logging
 import MCPAuthzPolicy
 import MCPAuthzTokens
 import NIOCore
+import NIOHTTP1
 
 /// The running sidecar's parts: the HTTP application and the services beside it (JWKS
 /// refresh, policy reload), around one policy store.
@@ -71,20 +72,27 @@ package struct Sidecar: Sendable {
         case let .unix(path): address = .unixDomainSocket(path: path)
         }
         let (idleSeconds, _) = settings.idleTimeout.components
-        let http = HTTP1Channel.Configuration(
-            additionalChannelHandlers: [
-                HeaderOverflowHandler { [audit, metrics] in
-                    metrics.recordDecision(server: nil, allowed: false, reason: HeaderOverflowHandler.reason, duration: .zero)
-                    audit?.event(EventRecord("request_refused", [("reason", .string(HeaderOverflowHandler.reason)), ("status", .int(431))]))
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderFieldSize = settings.maxHeaderBytes
+        decoderLimits.maxHeaderListSize = settings.maxHeaderBytes
+        decoderLimits.maxHeaderFieldCount = 200
+        let server = HTTPServerBuilder { [responder, decoderLimits] respond in
+            SidecarHTTPChannel(
+                responder: respond, forwardAuth: responder, idleTimeout: .seconds(idleSeconds), decoderLimits: decoderLimits,
+                additionalHandlers: {
+                    [
+                        HeaderOverflowHandler { [audit, metrics] in
+                            metrics.recordDecision(server: nil, allowed: false, reason: HeaderOverflowHandler.reason, duration: .zero)
+                            audit?.event(
+                                EventRecord("request_refused", [("reason", .string(HeaderOverflowHandler.reason)), ("status", .int(431))])
+                            )
+                        }
+                    ]
                 }
-            ],
-            idleTimeout: .seconds(idleSeconds),
-            httpDecoderConfiguration: .init(
-                maxHeaderFieldSize: settings.maxHeaderBytes, maxHeaderListSize: settings.maxHeaderBytes, maxHeaderFieldCount: 200
             )
-        )
+        }
         let application = Application(
-            responder: responder, server: .http1(configuration: http),
+            responder: responder, server: server,
             configuration: ApplicationConfiguration(address: address, serverName: nil),
             // Stopped in reverse order after the HTTP server: the audit log last, so it records
             // every request the server finished.

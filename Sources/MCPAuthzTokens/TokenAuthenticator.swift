@@ -46,17 +46,42 @@ package final class TokenAuthenticator: Sendable {
     package func authenticate(
         _ token: String, key: VerifiedTokenCache.Key, for server: ServerConfig, in snapshot: PolicySnapshot, now: Double
     ) async throws(TokenFailure) -> VerifiedToken {
-        if let cached = verifiedTokens.get(key, now: now) { return cached }
-        let keys: (String) -> IssuerKeys? = { [caches] in caches[$0]?.currentKeys() }
+        switch try authenticateNow(token, key: key, for: server, in: snapshot, now: now) {
+        case let .verified(verified):
+            return verified
+        case let .needsKeys(cache):
+            await cache.refresh(.onDemand)
+            // Without `mayRefresh` the answer is a verified token or a refusal, never this case.
+            guard case let .verified(verified) = try authenticateNow(token, key: key, for: server, in: snapshot, now: now, mayRefresh: false)
+            else { throw TokenFailure(.jwksUnavailable, "no usable keys after a refresh") }
+            return verified
+        }
+    }
+
+    /// What `authenticateNow` found.
+    package enum Attempt: Sendable {
+        case verified(VerifiedToken)
+        /// The issuer's keys lack the token's `kid`, or there are none yet: refresh this cache
+        /// (rate limited) and try once more.
+        case needsKeys(JWKSCache)
+    }
+
+    /// The token checked without waiting on anything: from the cache of verified tokens, or
+    /// verified with the keys at hand. Throws the refusal; with `mayRefresh`, asks for a key
+    /// refresh instead of refusing for an unknown `kid` or missing keys.
+    package func authenticateNow(
+        _ token: String, key: VerifiedTokenCache.Key, for server: ServerConfig, in snapshot: PolicySnapshot, now: Double,
+        mayRefresh: Bool = true
+    ) throws(TokenFailure) -> Attempt {
+        if let cached = verifiedTokens.get(key, now: now) { return .verified(cached) }
         let verified: VerifiedToken
         do {
-            verified = try verifier.verify(token, for: server, in: snapshot, keys: keys, now: now)
-        } catch let failure where failure.reason == .unknownKid || failure.reason == .jwksUnavailable {
+            verified = try verifier.verify(token, for: server, in: snapshot, keys: { [caches] in caches[$0]?.currentKeys() }, now: now)
+        } catch let failure where mayRefresh && (failure.reason == .unknownKid || failure.reason == .jwksUnavailable) {
             guard let issuerID = failure.issuerID, let cache = caches[issuerID] else { throw failure }
-            await cache.refresh(.onDemand)
-            verified = try verifier.verify(token, for: server, in: snapshot, keys: keys, now: now)
+            return .needsKeys(cache)
         }
         verifiedTokens.put(key, verified, now: now)
-        return verified
+        return .verified(verified)
     }
 }

@@ -106,6 +106,11 @@ package final class AuditLog: Service, Sendable {
         }
     }
 
+    /// Records a decision if there is room now; false when the caller must `record` (and wait).
+    package func recordNow(_ entry: AuditEntry) -> Bool {
+        queue.offer(.entry(entry))
+    }
+
     /// Records an event (policy load, key refresh) without waiting: they are few.
     package func event(_ record: EventRecord) {
         queue.offer(.entry(AuditEntry(time: Date().timeIntervalSince1970, .event(record))), force: true)

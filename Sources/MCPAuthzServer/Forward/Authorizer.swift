@@ -65,14 +65,57 @@ package final class Authorizer: Sendable {
         messages: () throws(RequestRejection) -> [MCPMessage]?
     ) async -> AuthzOutcome {
         let started = ContinuousClock.now
-        var outcome = await evaluate(in: runtime, serverID: serverID, token: token, messages: messages, started: started)
+        switch evaluate(in: runtime, serverID: serverID, token: token, messages: messages, started: started, mayRefresh: true) {
+        case let .decided(outcome):
+            return finish(outcome)
+        case let .needsKeys(cache):
+            await cache.refresh(.onDemand)
+            switch evaluate(in: runtime, serverID: serverID, token: token, messages: messages, started: started, mayRefresh: false) {
+            case let .decided(outcome): return finish(outcome)
+            case .needsKeys: return finish(unavailableKeys(in: runtime, serverID: serverID, started: started))
+            }
+        }
+    }
+
+    /// The same decision without suspending, for the event loop's fast path: nil when it needs
+    /// an issuer's keys fetched first (the caller then takes the asynchronous path).
+    package func decideNow(
+        in runtime: PolicyRuntime, serverID: String?, token: (ServerConfig) throws(TokenFailure) -> String,
+        messages: () throws(RequestRejection) -> [MCPMessage]?
+    ) -> AuthzOutcome? {
+        let evaluation = evaluate(in: runtime, serverID: serverID, token: token, messages: messages, started: .now, mayRefresh: true)
+        guard case let .decided(outcome) = evaluation else { return nil }
+        return finish(outcome)
+    }
+
+    /// Applies the audit log's health and counts the decision.
+    private func finish(_ decided: AuthzOutcome) -> AuthzOutcome {
+        var outcome = decided
         if outcome.allowed, let audit, !audit.permitsAllow {
             outcome.status = 403
             outcome.reason = Self.auditUnavailable
             outcome.detail = "the audit log cannot be written and is set to fail closed"
         }
-        metrics.recordDecision(server: outcome.serverID, allowed: outcome.allowed, reason: outcome.reason, duration: started.duration(to: .now))
+        metrics.recordDecision(
+            server: outcome.serverID, allowed: outcome.allowed, reason: outcome.reason, duration: outcome.started.duration(to: .now)
+        )
         return outcome
+    }
+
+    /// Never expected: a second evaluation without refresh cannot ask for keys again.
+    private func unavailableKeys(in runtime: PolicyRuntime, serverID: String?, started: ContinuousClock.Instant) -> AuthzOutcome {
+        AuthzOutcome(
+            status: 401, reason: TokenFailure.Reason.jwksUnavailable.rawValue, rule: nil, requiredScopes: [], serverID: serverID,
+            identity: nil, tokenSent: true, messages: [], decisionID: ids.next(), policyRevision: runtime.revision, tokenFingerprint: nil,
+            started: started, detail: "no usable keys after a refresh"
+        )
+    }
+
+    /// What `evaluate` came to.
+    private enum Evaluation {
+        case decided(AuthzOutcome)
+        /// The token's issuer needs its keys refreshed before the token can be judged.
+        case needsKeys(JWKSCache)
     }
 
     /// The reason code of a denial caused by an audit log that cannot write.
@@ -80,8 +123,8 @@ package final class Authorizer: Sendable {
 
     private func evaluate(
         in runtime: PolicyRuntime, serverID: String?, token: (ServerConfig) throws(TokenFailure) -> String,
-        messages: () throws(RequestRejection) -> [MCPMessage]?, started: ContinuousClock.Instant
-    ) async -> AuthzOutcome {
+        messages: () throws(RequestRejection) -> [MCPMessage]?, started: ContinuousClock.Instant, mayRefresh: Bool
+    ) -> Evaluation {
         var outcome = AuthzOutcome(
             status: 403, reason: Decision.Reason.unknownServer.rawValue, rule: nil, requiredScopes: [], serverID: serverID, identity: nil,
             tokenSent: false, messages: [], decisionID: ids.next(), policyRevision: runtime.revision, tokenFingerprint: nil,
@@ -89,7 +132,7 @@ package final class Authorizer: Sendable {
         )
         guard let serverID, let server = runtime.snapshot.servers[serverID]?.config else {
             outcome.detail = "no server of the policy matches the request"
-            return outcome
+            return .decided(outcome)
         }
         let verified: VerifiedToken
         do throws(TokenFailure) {
@@ -103,14 +146,18 @@ package final class Authorizer: Sendable {
             outcome.tokenSent = true
             let key = VerifiedTokenCache.key(token: found, serverID: server.id.value)
             outcome.tokenFingerprint = key.fingerprint
-            verified = try await runtime.authenticator.authenticate(
-                found, key: key, for: server, in: runtime.snapshot, now: Date().timeIntervalSince1970
+            let attempt = try runtime.authenticator.authenticateNow(
+                found, key: key, for: server, in: runtime.snapshot, now: Date().timeIntervalSince1970, mayRefresh: mayRefresh
             )
+            switch attempt {
+            case let .verified(token): verified = token
+            case let .needsKeys(cache): return .needsKeys(cache)
+            }
         } catch {
             outcome.status = 401
             outcome.reason = error.reason.rawValue
             outcome.detail = error.message
-            return outcome
+            return .decided(outcome)
         }
         outcome.identity = verified.identity
         let asked: [MCPMessage]?
@@ -119,12 +166,12 @@ package final class Authorizer: Sendable {
         } catch {
             outcome.reason = error.reason.rawValue
             outcome.detail = error.message
-            return outcome
+            return .decided(outcome)
         }
         guard let asked else {
             outcome.status = 200
             outcome.reason = Decision.Reason.allowed.rawValue
-            return outcome
+            return .decided(outcome)
         }
         outcome.messages = asked
         var allowingRule: String?
@@ -137,13 +184,13 @@ package final class Authorizer: Sendable {
                 outcome.rule = decision.rule
                 outcome.requiredScopes = decision.requiredScopes
                 outcome.detail = "denied: \(operation)"
-                return outcome
+                return .decided(outcome)
             }
             if allowingRule == nil { allowingRule = decision.rule }
         }
         outcome.status = 200
         outcome.reason = Decision.Reason.allowed.rawValue
         outcome.rule = allowingRule
-        return outcome
+        return .decided(outcome)
     }
 }

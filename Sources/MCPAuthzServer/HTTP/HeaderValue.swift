@@ -11,6 +11,9 @@ package enum HeaderValue {
     package static let maxScopesBytes = 4096
 
     package static func sanitized(_ value: String, maxBytes: Int = maxClaimBytes) -> String {
+        if value.utf8.count <= maxBytes, value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "%") }) {
+            return value
+        }
         let hex = Array("0123456789ABCDEF".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(min(value.utf8.count, maxBytes))

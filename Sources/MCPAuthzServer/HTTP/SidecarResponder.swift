@@ -5,6 +5,7 @@ import Logging
 import MCPAuthzPolicy
 import MCPAuthzTokens
 import NIOCore
+import NIOHTTP1
 
 /// Every HTTP endpoint of the sidecar.
 ///
@@ -95,13 +96,24 @@ package struct SidecarResponder: HTTPResponder {
         _ outcome: AuthzOutcome, endpoint: String, request: Request, httpMethod: String?, httpPath: String?, runtime: PolicyRuntime
     ) async {
         guard let audit = authorizer.audit else { return }
+        await audit.record(
+            Self.auditEntry(
+                outcome, endpoint: endpoint, requestID: request.headers[.requestID], httpMethod: httpMethod, httpPath: httpPath, runtime: runtime
+            )
+        )
+    }
+
+    /// The audit record of a decision.
+    static func auditEntry(
+        _ outcome: AuthzOutcome, endpoint: String, requestID: String?, httpMethod: String?, httpPath: String?, runtime: PolicyRuntime
+    ) -> AuditEntry {
         let identity = outcome.identity
         let operations = outcome.messages.compactMap { message -> MCPOperation? in
             if case let .call(operation) = message { return operation }
             return nil
         }
         let record = DecisionRecord(
-            decisionID: outcome.decisionID, requestID: request.headers[.requestID], endpoint: endpoint, serverID: outcome.serverID,
+            decisionID: outcome.decisionID, requestID: requestID, endpoint: endpoint, serverID: outcome.serverID,
             httpMethod: httpMethod, httpPath: httpPath, operations: operations,
             issuer: identity.flatMap { runtime.snapshot.issuers[$0.issuerID]?.issuer.value }, subject: identity?.subject,
             email: identity?.email, clientID: identity?.clientID, scopes: identity.map { $0.scopes.sorted() } ?? [],
@@ -109,34 +121,84 @@ package struct SidecarResponder: HTTPResponder {
             policyRevision: outcome.policyRevision, latencyMicroseconds: Int(outcome.started.duration(to: .now).microseconds),
             tokenFingerprint: outcome.tokenFingerprint
         )
-        await audit.record(AuditEntry(time: Date().timeIntervalSince1970, .decision(record)))
+        return AuditEntry(time: Date().timeIntervalSince1970, .decision(record))
+    }
+
+    /// `/auth` decided on the event loop without suspending, for `ForwardAuthFastPath`: a
+    /// request without a body whose token needs no key fetch, read straight from NIO's HTTP/1
+    /// head. nil leaves the request to `respond`, which decides it the same way (refusals of
+    /// malformed forward headers included).
+    func forwardAuthNow(_ head: HTTPRequestHead) -> ImmediateAnswer? {
+        let runtime = authorizer.store.runtime
+        let fields = head.headers
+        let header: (String) -> [String] = { fields[$0] }
+        guard
+            let forwarded = try? ForwardedRequest(
+                header: header, callMethod: head.method.rawValue, pathAfterAuth: nil, authority: fields.first(name: "Host")
+            )
+        else { return nil }
+        let serverID = runtime.snapshot.router.serverID(host: forwarded.host, path: String(forwarded.path))
+        let decided = authorizer.decideNow(
+            in: runtime, serverID: serverID,
+            token: { server throws(TokenFailure) in try BearerTokenExtractor.token(for: server, in: runtime.snapshot, header: header) },
+            messages: { () throws(RequestRejection) in try forwarded.messages(limits: settings.body) }
+        )
+        guard let outcome = decided else { return nil }
+        log(outcome, forwarded.method, forwarded.uri)
+        let entry = authorizer.audit.map { _ in
+            Self.auditEntry(
+                outcome, endpoint: "auth", requestID: fields.first(name: HTTPField.Name.requestID.rawName), httpMethod: forwarded.method,
+                httpPath: forwarded.uri, runtime: runtime
+            )
+        }
+        var headers = HTTPHeaders()
+        let (status, body) = answerParts(outcome, runtime: runtime, headers: &headers)
+        let response = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers)
+        return ImmediateAnswer(head: response, body: body, auditEntry: entry)
+    }
+
+    /// A response made without suspending, and the audit record to queue before sending it.
+    struct ImmediateAnswer {
+        var head: HTTPResponseHead
+        var body: [UInt8]
+        var auditEntry: AuditEntry?
     }
 
     private func answer(_ outcome: AuthzOutcome, runtime: PolicyRuntime) -> Response {
         var headers = HTTPFields()
-        headers[.authzDecisionID] = outcome.decisionID
-        headers[.authzPolicyRevision] = outcome.policyRevision
+        let (status, body) = answerParts(outcome, runtime: runtime, headers: &headers)
+        return Response(status: HTTPResponse.Status(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// The forward-auth answer: 200 with the identity headers, or 401/403 with the challenge,
+    /// the reason and a small JSON body. Content-Length is set. The headers go to Swift HTTP
+    /// types for Hummingbird or straight to NIO's for the fast path.
+    private func answerParts(_ outcome: AuthzOutcome, runtime: PolicyRuntime, headers: inout some AnswerHeaders) -> (Int, [UInt8]) {
+        headers.set(.authzDecisionID, outcome.decisionID)
+        headers.set(.authzPolicyRevision, outcome.policyRevision)
         if outcome.allowed {
             if let identity = outcome.identity {
-                headers[.authzSubject] = HeaderValue.sanitized(identity.subject ?? "")
-                headers[.authzEmail] = HeaderValue.sanitized(identity.usableEmail ?? "")
-                headers[.authzScopes] = HeaderValue.scopes(identity.scopes)
-                headers[.authzIssuer] = HeaderValue.sanitized(runtime.snapshot.issuers[identity.issuerID]?.issuer.value ?? "")
-                headers[.authzClient] = HeaderValue.sanitized(identity.clientID ?? "")
+                headers.set(.authzSubject, HeaderValue.sanitized(identity.subject ?? ""))
+                headers.set(.authzEmail, HeaderValue.sanitized(identity.usableEmail ?? ""))
+                headers.set(.authzScopes, HeaderValue.scopes(identity.scopes))
+                headers.set(.authzIssuer, HeaderValue.sanitized(runtime.snapshot.issuers[identity.issuerID]?.issuer.value ?? ""))
+                headers.set(.authzClient, HeaderValue.sanitized(identity.clientID ?? ""))
             }
-            headers[.authzServer] = outcome.serverID ?? ""
-            return Response(status: .ok, headers: headers)
+            headers.set(.authzServer, outcome.serverID ?? "")
+            headers.set(.contentLength, "0")
+            return (200, [])
         }
-        headers[.authzReason] = outcome.reason
+        headers.set(.authzReason, outcome.reason)
         let challenge = outcome.serverID.flatMap { runtime.challenges[$0] }
         if outcome.status == 401 {
-            headers[.wwwAuthenticate] = challenge?.unauthorized(tokenSent: outcome.tokenSent) ?? "Bearer"
-            return Self.json(.unauthorized, headers: headers, Self.errorBody(outcome))
+            headers.set(.wwwAuthenticate, challenge?.unauthorized(tokenSent: outcome.tokenSent) ?? "Bearer")
+        } else if !outcome.requiredScopes.isEmpty, let challenge {
+            headers.set(.wwwAuthenticate, challenge.insufficientScope(outcome.requiredScopes))
         }
-        if !outcome.requiredScopes.isEmpty, let challenge {
-            headers[.wwwAuthenticate] = challenge.insufficientScope(outcome.requiredScopes)
-        }
-        return Self.json(.forbidden, headers: headers, Self.errorBody(outcome))
+        let body = Self.errorBody(outcome)
+        headers.set(.contentType, "application/json")
+        headers.set(.contentLength, String(body.count))
+        return (outcome.status == 401 ? 401 : 403, body)
     }
 
     private static func errorBody(_ outcome: AuthzOutcome) -> [UInt8] {
@@ -307,8 +369,11 @@ package struct SidecarResponder: HTTPResponder {
     // MARK: Helpers
 
     static func headerReader(_ request: Request) -> @Sendable (String) -> [String] {
-        let fields = request.headers
-        return { name in
+        headerReader(request.headers)
+    }
+
+    static func headerReader(_ fields: HTTPFields) -> @Sendable (String) -> [String] {
+        { name in
             guard let field = HTTPField.Name(name) else { return [] }
             return fields[values: field]
         }
@@ -352,5 +417,25 @@ extension Duration {
     var microseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+    }
+}
+
+/// Where a forward-auth answer's headers go: Swift HTTP types (Hummingbird's responses) or
+/// NIO's own (the event loop's fast path).
+protocol AnswerHeaders {
+    mutating func set(_ name: HTTPField.Name, _ value: String)
+}
+
+extension HTTPFields: AnswerHeaders {
+    mutating func set(_ name: HTTPField.Name, _ value: String) {
+        self[name] = value
+    }
+}
+
+extension HTTPHeaders: AnswerHeaders {
+    /// Values are checked for CR, LF and NUL when written (the pipeline validates outbound
+    /// headers), as Swift HTTP types would when they are set.
+    mutating func set(_ name: HTTPField.Name, _ value: String) {
+        replaceOrAdd(name: name.rawName, value: value)
     }
 }
