@@ -147,6 +147,9 @@ import Testing
             let reader = sidecar.token("reader")
             let cases: [(token: String?, tool: String)] = [
                 (reader, "get_todo"), (nil, "get_todo"), (reader, "get_billing"), ("not.a.token", "get_todo"),
+                // HTTP drops the white space around a value (the attack suite found the fast
+                // path reading it raw); tabs inside stay.
+                (reader, "get_todo \t "), (reader, " \tget_todo"), (reader, "get\ttodo"),
             ]
             for (token, tool) in cases {
                 let fast = try await Self.exchange(port: sidecar.port, Self.forwardAuth(token, tool: tool)) { $0.contains("\r\n\r\n") }
@@ -158,6 +161,21 @@ import Testing
                 #expect(fastStatus == generalStatus, "\(tool) with \(token == nil ? "no token" : "a token")")
                 #expect(fastHeaders == generalHeaders, "\(tool): \(fastHeaders) vs \(generalHeaders)")
             }
+        }
+    }
+
+    /// The fast path reads NIO's raw values through `HeaderValue.legalized`; Swift HTTP types,
+    /// which the general path reads, must agree on every value.
+    @Test func fieldValuesReadAsSwiftHTTPTypesReadThem() {
+        let pieces = ["a", "get_todo", " ", "\t", "\u{0}", "\u{1}", "\u{7F}", "\r", "\n", "é", "\u{1F600}", "%", "\""]
+        var generator = SystemRandomNumberGenerator()
+        var values = ["", " ", "\t \t", "plain", " padded ", "\tx\t", "in side", "a\u{0}b", "\u{7F}x\u{7F}"]
+        for _ in 0..<2000 {
+            values.append((0..<Int.random(in: 1...8, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined())
+        }
+        for value in values {
+            let expected = HTTPField(name: .authorization, value: value).value
+            #expect(HeaderValue.legalized(value) == expected, "\(Array(value.utf8))")
         }
     }
 

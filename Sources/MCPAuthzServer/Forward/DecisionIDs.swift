@@ -14,7 +14,20 @@ package final class DecisionIDs: Sendable {
 
     package func next() -> String {
         let value = counter.add(1, ordering: .relaxed).newValue
-        let digits = String(value, radix: 16)
-        return prefix + String(repeating: "0", count: max(0, 12 - digits.count)) + digits
+        // Written digit by digit into the string's own storage: this runs for every decision.
+        // The counter's low 48 bits (12 digits) are used: 2^48 decisions before they repeat.
+        return String(unsafeUninitializedCapacity: 24) { out in
+            var index = 0
+            for byte in prefix.utf8 {
+                out[index] = byte
+                index += 1
+            }
+            var rest = value
+            for position in stride(from: 23, through: 12, by: -1) {
+                out[position] = JSONWriter.hexDigit(UInt8(truncatingIfNeeded: rest & 0xF))
+                rest >>= 4
+            }
+            return 24
+        }
     }
 }

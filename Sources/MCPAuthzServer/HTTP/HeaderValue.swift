@@ -32,6 +32,32 @@ package enum HeaderValue {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// A received field value as HTTP defines it (RFC 9110 §5.5): without the white space
+    /// around it, and with a space for each byte not allowed in a field value (controls other
+    /// than tab, DEL), none at either end. Swift HTTP types read values this way, so the event
+    /// loop's fast path, which reads NIO's raw values, must too.
+    package static func legalized(_ value: String) -> String {
+        func visible(_ byte: UInt8) -> Bool { (0x21...0x7E).contains(byte) || byte >= 0x80 }
+        let utf8 = value.utf8
+        if let first = utf8.first, let last = utf8.last, visible(first), visible(last),
+            utf8.allSatisfy({ visible($0) || $0 == 0x20 || $0 == 0x09 })
+        {
+            return value
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(utf8.count)
+        var end = 0
+        for byte in utf8 {
+            if visible(byte) {
+                out.append(byte)
+                end = out.count
+            } else if !out.isEmpty {
+                out.append(byte == 0x20 || byte == 0x09 ? byte : 0x20)
+            }
+        }
+        return String(decoding: out[..<end], as: UTF8.self)
+    }
+
     /// Scopes, sorted, each sanitized, space-separated, within `maxScopesBytes` (scopes that do
     /// not fit are left out whole rather than cut).
     package static func scopes(_ scopes: some Sequence<String>) -> String {

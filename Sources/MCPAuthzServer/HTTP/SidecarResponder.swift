@@ -131,10 +131,12 @@ package struct SidecarResponder: HTTPResponder {
     func forwardAuthNow(_ head: HTTPRequestHead) -> ImmediateAnswer? {
         let runtime = authorizer.store.runtime
         let fields = head.headers
-        let header: (String) -> [String] = { fields[$0] }
+        // Values as Swift HTTP types would give them to the general path.
+        let header: (String) -> [String] = { fields[$0].map(HeaderValue.legalized) }
         guard
             let forwarded = try? ForwardedRequest(
-                header: header, callMethod: head.method.rawValue, pathAfterAuth: nil, authority: fields.first(name: "Host")
+                header: header, callMethod: head.method.rawValue, pathAfterAuth: nil,
+                authority: fields.first(name: "Host").map(HeaderValue.legalized)
             )
         else { return nil }
         let serverID = runtime.snapshot.router.serverID(host: forwarded.host, path: String(forwarded.path))
@@ -146,8 +148,9 @@ package struct SidecarResponder: HTTPResponder {
         guard let outcome = decided else { return nil }
         log(outcome, forwarded.method, forwarded.uri)
         let entry = authorizer.audit.map { _ in
-            Self.auditEntry(
-                outcome, endpoint: "auth", requestID: fields.first(name: HTTPField.Name.requestID.rawName), httpMethod: forwarded.method,
+            let requestIDs = header(HTTPField.Name.requestID.rawName)
+            return Self.auditEntry(
+                outcome, endpoint: "auth", requestID: requestIDs.isEmpty ? nil : requestIDs.joined(separator: ", "), httpMethod: forwarded.method,
                 httpPath: forwarded.uri, runtime: runtime
             )
         }
@@ -433,9 +436,10 @@ extension HTTPFields: AnswerHeaders {
 }
 
 extension HTTPHeaders: AnswerHeaders {
-    /// Values are checked for CR, LF and NUL when written (the pipeline validates outbound
-    /// headers), as Swift HTTP types would when they are set.
+    /// Adds the field: `answerParts` sets each name once, on headers it made empty. Values are
+    /// checked for CR, LF and NUL when written (the pipeline validates outbound headers), as
+    /// Swift HTTP types would when they are set.
     mutating func set(_ name: HTTPField.Name, _ value: String) {
-        replaceOrAdd(name: name.rawName, value: value)
+        add(name: name.rawName, value: value)
     }
 }
