@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "mcp-authz", targets: ["MCPAuthzCLI"]),
         .executable(name: "policy-bench", targets: ["PolicyBenchmark"]),
         .executable(name: "token-bench", targets: ["TokenBenchmark"]),
+        .executable(name: "nio-constant", targets: ["NIOConstant"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
@@ -88,6 +89,16 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The benchmark's reference for the HTTP stack: SwiftNIO's HTTP/1 server answering a constant.
+        .executableTarget(
+            name: "NIOConstant",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

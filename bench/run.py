@@ -20,9 +20,11 @@ core 1, so every contestant gets the same single core:
      separate upstream server block; nginx and mcp-authz share core 0.
   G  B with a 10,000-rule policy holding a 100,000-email allowlist, deciding for one of those
      emails.
+  H  SwiftNIO's HTTP/1 server answering 204 to B's request without reading it (nio-constant,
+     one event loop): the limit of the HTTP stack mcp-authz is built on.
 Every contestant runs once per round, round-robin (--rounds, default 3), and the medians are
 reported, so that this VM's drifting speed falls on all alike. Then: B's p99 at half of B's
-peak rate (wrk with a random per-connection delay), mcp-authz's resident memory
+peak rate (wrk with a random per-connection delay), and A's at half of A's for scale, mcp-authz's resident memory
 during the B run, start-up to the first /healthz answer, the time a SIGHUP reload of G's
 policy takes, and (full mode) the engine and token-path micro-benchmarks of the earlier issues.
 
@@ -401,6 +403,14 @@ def run(args):
         extra["half"] = half_load(bench, base, work, token, bench.results["B"]["rps"] / 2)
         bench.stop(sidecar)
 
+    def nginx_limit_at_half_load():
+        # The same harness on nginx, for scale: at half its own peak it runs ~4x the connections.
+        port = free_port()
+        nginx = bench.nginx("nginx-a", f"    server {{ listen 127.0.0.1:{port}; location / {{ return 204; }} }}")
+        wait_until(lambda: get(f"http://127.0.0.1:{port}/")[0] == 204)
+        extra["half_a"] = half_load(bench, f"http://127.0.0.1:{port}", work, token, bench.results["A"]["rps"] / 2, "A")
+        bench.stop(nginx)
+
     def cached_audit_off():
         sidecar, base = bench.serve(work / "small.yaml", "sidecar-c", "--audit", "none")
         bench.measure("C", base, b_script)
@@ -446,12 +456,21 @@ def run(args):
         extra["reload_s"] = reload_time(work / "large.yaml", sidecar, base)
         bench.stop(sidecar)
 
+    def nio_limit():
+        port = free_port()
+        server = bench.start([str(args.binary.parent / "nio-constant"), str(port)], "nio-constant")
+        if not wait_until(lambda: get(f"http://127.0.0.1:{port}/auth")[0] == 204, 30):
+            raise SystemExit(f"nio-constant did not answer; see {work}/nio-constant.log")
+        bench.measure("H", f"http://127.0.0.1:{port}", b_script)
+        bench.stop(server)
+
     contestants = {"A": ("nginx return 204", nginx_limit), "B": ("mcp-authz, cached token, audit to a file", cached_audit_on),
                    "C": ("mcp-authz, cached token, audit off", cached_audit_off),
                    "D": ("mcp-authz, a new token every request (signature verified each time)", unique_tokens),
                    "E": ("Apache httpd + mod_auth_openidc, same token, same JWKS, Require claim", apache_peer),
                    "F": ("nginx auth_request -> mcp-authz -> upstream, end to end", nginx_end_to_end),
-                   "G": ("mcp-authz with a 10,000-rule, 100,000-email policy", large_policy_run)}
+                   "G": ("mcp-authz with a 10,000-rule, 100,000-email policy", large_policy_run),
+                   "H": ("SwiftNIO HTTP/1 answering 204 to B's request (nio-constant)", nio_limit)}
     try:
         # Round-robin, so that drift of this machine's speed during the run (seen up to 2x over
         # minutes on this VM) falls on every contestant alike; medians are reported.
@@ -464,6 +483,9 @@ def run(args):
         if "B" in bench.rounds:
             print("B at half its peak", flush=True)
             cached_audit_on_at_half_load()
+        if "A" in bench.rounds and not args.smoke:
+            print("A at half its peak", flush=True)
+            nginx_limit_at_half_load()
         if not args.only:
             extra["startup_ms"] = startup_times(bench, work / "small.yaml", 3 if args.smoke else 10)
     finally:
@@ -507,7 +529,7 @@ def nginx_front(front, upstream, sidecar):
     }}"""
 
 
-def half_load(bench, base, work, token, target):
+def half_load(bench, base, work, token, target, label="B"):
     """B's latency at half its peak rate (the median peak over the rounds). wrk is closed-loop:
     each connection waits a random 0 to 2 x `delay` ms after every answer, so rate ~
     connections / (delay + latency); the delay is calibrated in two short runs, then measured."""
@@ -520,7 +542,7 @@ def half_load(bench, base, work, token, target):
         delay = max(1, round(connections * 1000 / target - latency))
     result = bench.wrk(base, auth_script(work / "b-half.lua", "get_todo", token=token, delay_ms=delay),
                        connections=connections)
-    print(f"  B at half its peak: {result['rps']:,.0f} req/s (target {target:,.0f}; {connections} connections, "
+    print(f"  {label} at half its peak: {result['rps']:,.0f} req/s (target {target:,.0f}; {connections} connections, "
           f"{delay} ms between requests), p50 {result['p50']:.3f} ms, p99 {result['p99']:.3f} ms", flush=True)
     return {**result, "target": target}
 
@@ -561,7 +583,7 @@ def report(results, extra, args):
     rows = [("A", "nginx return 204 (HTTP limit)"), ("B", "mcp-authz, cached RS256 token, audit on"),
             ("C", "mcp-authz, cached token, audit off"), ("D", "mcp-authz, unique tokens (RS256 verify each)"),
             ("E", "Apache + mod_auth_openidc, same token"), ("F", "nginx auth_request -> mcp-authz -> upstream"),
-            ("G", "mcp-authz, 10,000 rules + 100,000 emails")]
+            ("G", "mcp-authz, 10,000 rules + 100,000 emails"), ("H", "SwiftNIO HTTP/1 return 204 (stack limit)")]
     print()
     print(f"| | contestant (server on 1 core, wrk -t1 -c{CONNECTIONS} on the other; median of {args.rounds} "
           f"round{'s' if args.rounds > 1 else ''}) | req/s | p50 ms | p99 ms |")
@@ -573,9 +595,14 @@ def report(results, extra, args):
     if half:
         print(f"| B/2 | B at half its peak (target {half['target']:,.0f}/s) | {half['rps']:,.0f} | {half['p50']:.3f} | "
               f"{half['p99']:.3f} |")
+    half_a = extra.get("half_a")
+    if half_a:
+        print(f"| A/2 | A at half its peak (target {half_a['target']:,.0f}/s) | {half_a['rps']:,.0f} | {half_a['p50']:.3f} | "
+              f"{half_a['p99']:.3f} |")
     print()
     goals = [("B/A", "B", "A", 0.5), ("D/A", "D", "A", None), ("B/E", "B", "E", 3), ("D/E", "D", "E", None),
-             ("G/B", "G", "B", 0.9), ("B/C", "B", "C", 0.85), ("F/A", "F", "A", None)]
+             ("G/B", "G", "B", 0.9), ("B/C", "B", "C", 0.85), ("F/A", "F", "A", None), ("H/A", "H", "A", None),
+             ("B/H", "B", "H", None)]
     print("| ratio | value | goal |")
     print("| --- | ---: | --- |")
     for name, top, bottom, goal in goals:
@@ -627,9 +654,12 @@ def main():
     args.rounds = args.rounds or (1 if args.smoke else 3)
     ensure_tools()
     if args.binary is None:
-        subprocess.run(["swift", "build", "-c", "release", "--product", "mcp-authz"], cwd=ROOT, check=True)
+        for product in ("mcp-authz", "nio-constant"):
+            subprocess.run(["swift", "build", "-c", "release", "--product", product], cwd=ROOT, check=True)
         args.binary = ROOT / ".build/release/mcp-authz"
     args.binary = args.binary.resolve()
+    if not (args.binary.parent / "nio-constant").exists():
+        raise SystemExit(f"H needs nio-constant beside {args.binary}: swift build --product nio-constant (same configuration)")
     if os.cpu_count() < 2:
         raise SystemExit("needs two cores: one for the servers, one for wrk")
     run(args)
