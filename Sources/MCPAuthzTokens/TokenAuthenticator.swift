@@ -34,18 +34,12 @@ package final class TokenAuthenticator: Sendable {
         self.verifier = verifier
     }
 
-    /// The verified token, or why it is refused. `now` is seconds since 1970.
+    /// The verified token, or why it is refused, fetching the issuer's keys once when they lack
+    /// the token's `kid`. `now` is seconds since 1970.
     package func authenticate(_ token: String, for server: ServerConfig, in snapshot: PolicySnapshot, now: Double) async throws(TokenFailure)
         -> VerifiedToken
     {
-        try await authenticate(token, key: VerifiedTokenCache.key(token: token, serverID: server.id.value), for: server, in: snapshot, now: now)
-    }
-
-    /// As above, with the cache key already computed (its digest doubles as the token's
-    /// fingerprint in the audit log).
-    package func authenticate(
-        _ token: String, key: VerifiedTokenCache.Key, for server: ServerConfig, in snapshot: PolicySnapshot, now: Double
-    ) async throws(TokenFailure) -> VerifiedToken {
+        let key = VerifiedTokenCache.key(token: token, serverID: server.id.value)
         switch try authenticateNow(token, key: key, for: server, in: snapshot, now: now) {
         case let .verified(verified):
             return verified

@@ -81,8 +81,7 @@ final class ForwardAuthFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Decides a held request here, or hands it on when it cannot be decided without waiting.
     private func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         guard let answer = responder.forwardAuthNow(head) else {
-            handedOn += 1
-            context.fireChannelRead(wrapInboundOut(.head(head)))
+            handOn(head, context: context)
             context.fireChannelRead(wrapInboundOut(.end(nil)))
             return
         }
@@ -102,6 +101,11 @@ final class ForwardAuthFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private func handOnHeld(context: ChannelHandlerContext) {
         guard let head = held else { return }
         held = nil
+        handOn(head, context: context)
+    }
+
+    /// Passes a head to Hummingbird, which now owes a response.
+    private func handOn(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         handedOn += 1
         context.fireChannelRead(wrapInboundOut(.head(head)))
     }

@@ -372,11 +372,8 @@ package struct SidecarResponder: HTTPResponder {
     // MARK: Helpers
 
     static func headerReader(_ request: Request) -> @Sendable (String) -> [String] {
-        headerReader(request.headers)
-    }
-
-    static func headerReader(_ fields: HTTPFields) -> @Sendable (String) -> [String] {
-        { name in
+        let fields = request.headers
+        return { name in
             guard let field = HTTPField.Name(name) else { return [] }
             return fields[values: field]
         }
