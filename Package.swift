@@ -9,7 +9,6 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "mcp-authz",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "mcp-authz", targets: ["MCPAuthzCLI"]),
         .executable(name: "policy-bench", targets: ["PolicyBenchmark"]),

@@ -73,15 +73,18 @@ servers:
 {rules}"""
 
 
-def serve_documents(documents, port=0, tls=None, asked=None):
+def serve_documents(documents, port=0, tls=None, asked=None, delay=None):
     """Serves {path: JSON document} on 127.0.0.1 (404 for other paths) from a thread; with
     tls=(certificate file, key file), over TLS; every path asked is appended to the list
-    `asked` when one is given. Returns the server (shut it down when done)."""
+    `asked` when one is given; each answer is held back `delay()` seconds when given. Returns
+    the server (shut it down when done)."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             if asked is not None:
                 asked.append(self.path)
+            if delay:
+                time.sleep(delay())
             body = json.dumps(documents.get(self.path, {})).encode()
             self.send_response(200 if self.path in documents else 404)
             self.send_header("Content-Type", "application/json")

@@ -19,8 +19,11 @@ struct AuditVerifyCommand: ParsableCommand {
             breaks its own line's hash; a removed, added or reordered record breaks the next line's \
             'prev'. Give rotated files oldest first to check the chain across them. The first \
             record is taken as given: keep the last hash printed here somewhere the log's writer \
-            cannot change, to detect a log cut short later. Exits 0 when intact, 1 at the first \
-            problem (printed as FILE:LINE: problem).
+            cannot change, to detect a log cut short later. A line cut short by a killed writer, \
+            followed by the next run's audit_start that records the tear (torn_tail) and continues \
+            the chain from the last complete line, is reported as torn and the check goes on. \
+            Exits 0 when intact (torn lines included), 1 at the first other problem (printed as \
+            FILE:LINE: problem).
             """
     )
 
@@ -30,6 +33,7 @@ struct AuditVerifyCommand: ParsableCommand {
     func run() throws {
         var previous: String?
         var total = 0
+        var torn = 0
         for file in files {
             guard let handle = FileHandle(forReadingAtPath: file) else {
                 printError("\(file): cannot open")
@@ -38,12 +42,24 @@ struct AuditVerifyCommand: ParsableCommand {
             defer { try? handle.close() }
             var lineNumber = 0
             var pending: [UInt8] = []
+            // A line that is not a valid link, held until the next line says whether it was a
+            // recorded tear.
+            var suspect: (line: Int, problem: String)?
             func check(_ line: [UInt8]) throws {
                 lineNumber += 1
+                if let held = suspect {
+                    suspect = nil
+                    guard AuditLine.recordsTear(line, previous: previous) else {
+                        printError("\(file):\(held.line): \(held.problem)")
+                        throw ExitCode(1)
+                    }
+                    print("\(file):\(held.line): torn line: the writer was stopped mid-write; the next start recorded it (torn_tail)")
+                    torn += 1
+                }
                 let (problem, hash) = AuditLine.problem(in: line, previous: previous)
                 if let problem {
-                    printError("\(file):\(lineNumber): \(problem)")
-                    throw ExitCode(1)
+                    suspect = (lineNumber, problem)
+                    return
                 }
                 previous = hash
             }
@@ -56,6 +72,10 @@ struct AuditVerifyCommand: ParsableCommand {
                 }
                 pending.removeFirst(start)
             }
+            if let held = suspect {
+                printError("\(file):\(held.line): \(held.problem)")
+                throw ExitCode(1)
+            }
             if !pending.isEmpty {
                 lineNumber += 1
                 printError("\(file):\(lineNumber): incomplete last line (no newline): the log was cut short or is still being written")
@@ -64,6 +84,7 @@ struct AuditVerifyCommand: ParsableCommand {
             total += lineNumber
             print("\(file): \(lineNumber) record\(lineNumber == 1 ? "" : "s"), chain intact")
         }
-        print("last hash: \(previous ?? "(no records)") (\(total) records)")
+        let tears = torn == 0 ? "" : ", \(torn) torn line\(torn == 1 ? "" : "s") recorded"
+        print("last hash: \(previous ?? "(no records)") (\(total) records\(tears))")
     }
 }

@@ -50,10 +50,24 @@ struct DemoCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("the demo could not start: \(error)")
         }
-        let store = sidecar.store
         let printed = Self.instructions(base: base, policyPath: policyPath, auditPath: folder + "/audit.jsonl", issuer: issuer)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await sidecar.run() }
+        do {
+            try await runUntilStopped(sidecar, printing: printed)
+        } catch let error as SidecarListenError {
+            printError("\(error.message); the demo did not start (choose another --listen)")
+            throw ExitCode(1)
+        }
+    }
+
+    /// Runs the sidecar, and prints the instructions once its issuer's keys are served. Ends
+    /// when the sidecar ends (SIGTERM, SIGINT, or a failure to start), whatever the printing is at.
+    private func runUntilStopped(_ sidecar: Sidecar, printing printed: String) async throws {
+        let store = sidecar.store
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await sidecar.run()
+                return true
+            }
             group.addTask {
                 // Keys are fetched from this very server, so wait until it answers, then print.
                 while !store.issuersSettled || store.runtime.authenticator.caches.values.contains(where: { $0.availability != .ready }) {
@@ -63,8 +77,13 @@ struct DemoCommand: AsyncParsableCommand {
                     try await Task.sleep(for: .milliseconds(100))
                 }
                 FileHandle.standardOutput.write(Data((printed + "\n").utf8))
+                return false
             }
-            try await group.waitForAll()
+            // A sidecar that fails throws here, and leaving the group cancels the printing task.
+            for try await sidecarEnded in group where sidecarEnded {
+                group.cancelAll()
+                return
+            }
         }
     }
 

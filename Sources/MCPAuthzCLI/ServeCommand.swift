@@ -54,6 +54,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Audit records buffered for the writer; requests wait when it is full. [env: MCP_AUTHZ_AUDIT_BUFFER] (default: 65536)")
     var auditBuffer: Int?
 
+    @Option(
+        help: """
+            Seconds an audit write may make no progress (a stdout pipe nobody reads, a hung disk) before it counts as \
+            failed. [env: MCP_AUTHZ_AUDIT_STALL_TIMEOUT] (default: 2)
+            """
+    )
+    var auditStallTimeout: Double?
+
     @OptionGroup var limits: ServerLimitOptions
 
     func run() async throws {
@@ -93,7 +101,12 @@ struct ServeCommand: AsyncParsableCommand {
             }
             throw ExitCode(1)
         }
-        try await sidecar.run()
+        do {
+            try await sidecar.run()
+        } catch let error as SidecarListenError {
+            printError("\(error.message); not starting")
+            throw ExitCode(1)
+        }
     }
 
     func auditSettings(_ environment: [String: String]) throws -> AuditSettings {
@@ -121,6 +134,10 @@ struct ServeCommand: AsyncParsableCommand {
         settings.bufferCapacity = try Self.value(auditBuffer.map { String($0) }, "MCP_AUTHZ_AUDIT_BUFFER", environment, default: "65536") {
             Int($0).flatMap { $0 > 0 ? $0 : nil }
         }
+        let stall = try Self.value(auditStallTimeout.map { String($0) }, "MCP_AUTHZ_AUDIT_STALL_TIMEOUT", environment, default: "2") {
+            Double($0).flatMap { $0 > 0 && $0 <= 3600 ? $0 : nil }
+        }
+        settings.stallTimeout = .milliseconds(Int64(stall * 1000))
         return settings
     }
 
@@ -170,6 +187,14 @@ struct ServerLimitOptions: ParsableArguments {
     @Option(help: "Most names in one /v1/filter list. [env: MCP_AUTHZ_MAX_FILTER_NAMES] (default: 10000)")
     var maxFilterNames: Int?
 
+    @Option(
+        help: """
+            Requests one connection may have waiting for answers; past it mcp-authz stops reading from that connection \
+            until answers are taken. [env: MCP_AUTHZ_MAX_PIPELINED] (default: 16)
+            """
+    )
+    var maxPipelined: Int?
+
     @Option(help: "Verified tokens kept until they expire. [env: MCP_AUTHZ_TOKEN_CACHE_SIZE] (default: 10000)")
     var tokenCacheSize: Int?
 
@@ -211,6 +236,7 @@ struct ServerLimitOptions: ParsableArguments {
         settings.maxHeaderBytes = try positive(maxHeaderBytes, "MCP_AUTHZ_MAX_HEADER_BYTES", settings.maxHeaderBytes)
         settings.policyLimits.maxFileBytes = try positive(maxPolicyBytes, "MCP_AUTHZ_MAX_POLICY_BYTES", settings.policyLimits.maxFileBytes)
         settings.maxFilterNames = try positive(maxFilterNames, "MCP_AUTHZ_MAX_FILTER_NAMES", settings.maxFilterNames)
+        settings.maxPipelined = try positive(maxPipelined, "MCP_AUTHZ_MAX_PIPELINED", settings.maxPipelined)
         settings.tokenCacheCapacity = try positive(tokenCacheSize, "MCP_AUTHZ_TOKEN_CACHE_SIZE", settings.tokenCacheCapacity)
         settings.jwks.fetchTimeout = try seconds(jwksFetchTimeout, "MCP_AUTHZ_JWKS_FETCH_TIMEOUT", settings.jwks.fetchTimeout)
         settings.jwks.minRefreshInterval = try seconds(

@@ -7,6 +7,7 @@ import MCPAuthzPolicy
 import MCPAuthzTokens
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// The running sidecar's parts: the HTTP application and the services beside it (JWKS
 /// refresh, policy reload), around one policy store.
@@ -21,6 +22,10 @@ package struct Sidecar: Sendable {
     package let audit: AuditLog?
     /// The client that fetches keys; shut it down after the application has stopped.
     package let httpClient: HTTPClient
+    /// Where it listens, for a start-up failure's message.
+    let listen: ListenAddress
+    /// Set once the listening socket is bound: an error before it is a failure to listen.
+    let listening: ListeningFlag
 
     /// Loads the policy (refusing to start on an invalid one) and assembles the sidecar.
     /// - Parameters:
@@ -47,7 +52,7 @@ package struct Sidecar: Sendable {
             throw .policy(error)
         }
         metrics.recordReload(success: true, at: Date().timeIntervalSince1970)
-        audit?.event(PolicyLoadEvent.success(cause: "start", path: settings.policyPath, runtime: initial, previous: nil))
+        audit?.event(.policyLoad(.success(cause: "start", path: settings.policyPath, runtime: initial, previous: nil)))
         for warning in initial.warnings {
             logger.warning("policy warning", metadata: ["policy.warning": "\(warning.description)"])
         }
@@ -78,39 +83,90 @@ package struct Sidecar: Sendable {
         decoderLimits.maxHeaderFieldCount = 200
         let server = HTTPServerBuilder { [responder, decoderLimits] respond in
             SidecarHTTPChannel(
-                responder: respond, forwardAuth: responder, idleTimeout: .seconds(idleSeconds), decoderLimits: decoderLimits,
+                responder: respond, forwardAuth: responder.forwardAuth, idleTimeout: .seconds(idleSeconds),
+                maxPipelined: settings.maxPipelined, decoderLimits: decoderLimits,
                 additionalHandlers: {
                     [
                         HeaderOverflowHandler { [audit, metrics] in
                             metrics.recordDecision(server: nil, allowed: false, reason: HeaderOverflowHandler.reason, duration: .zero)
-                            audit?.event(
-                                EventRecord("request_refused", [("reason", .string(HeaderOverflowHandler.reason)), ("status", .int(431))])
-                            )
+                            audit?.event(.requestRefused(reason: HeaderOverflowHandler.reason, status: 431))
                         }
                     ]
                 }
             )
         }
+        let listening = ListeningFlag()
         let application = Application(
             responder: responder, server: server,
             configuration: ApplicationConfiguration(address: address, serverName: nil),
             // Stopped in reverse order after the HTTP server: the audit log last, so it records
             // every request the server finished.
-            services: (audit.map { [$0] } ?? []) + [JWKSRefresher(store: store), reloader], onServerRunning: onServerRunning,
+            services: (audit.map { [$0] } ?? []) + [JWKSRefresher(store: store), reloader],
+            onServerRunning: { channel in
+                listening.set()
+                try? await channel.eventLoop.submit {
+                    try channel.pipeline.syncOperations.addHandler(
+                        AcceptFailureHandler(logger: logger, failures: metrics.acceptFailures), position: .first
+                    )
+                }.get()
+                await onServerRunning(channel)
+            },
             logger: logger
         )
-        return Sidecar(application: application, store: store, reloader: reloader, metrics: metrics, audit: audit, httpClient: httpClient)
+        return Sidecar(
+            application: application, store: store, reloader: reloader, metrics: metrics, audit: audit, httpClient: httpClient,
+            listen: settings.listen, listening: listening
+        )
     }
 
-    /// Runs until SIGTERM or SIGINT, then drains and stops everything.
+    /// Runs until SIGTERM or SIGINT, then drains and stops everything. A socket that cannot be
+    /// bound ends it at once with `SidecarListenError` (the other services stop with it).
     package func run() async throws {
         do {
             try await application.runService()
         } catch {
             try? await httpClient.shutdown()
+            guard listening.isSet else { throw SidecarListenError(address: listen, cause: error) }
             throw error
         }
         try await httpClient.shutdown()
+    }
+}
+
+/// Whether the listening socket was bound.
+final class ListeningFlag: Sendable {
+    private let value = Atomic(false)
+    func set() { value.store(true, ordering: .relaxed) }
+    var isSet: Bool { value.load(ordering: .relaxed) }
+}
+
+/// The sidecar could not listen where it was told to (the port is taken, the address is not
+/// this machine's, the socket's folder cannot be written).
+package struct SidecarListenError: Error, Sendable {
+    package let address: ListenAddress
+    /// What the system said.
+    package let cause: any Error
+
+    /// `cannot listen on 127.0.0.1:9090: address already in use`.
+    package var message: String {
+        "cannot listen on \(address): \(Self.reason(cause))"
+    }
+
+    static func reason(_ error: any Error) -> String {
+        if let io = error as? IOError {
+            return String(cString: strerror(io.errnoCode)).lowercased()
+        }
+        if let unknown = error as? SocketAddressError.UnknownHost {
+            return "\(unknown.host) is not a known host name or address"
+        }
+        if let address = error as? SocketAddressError {
+            switch address {
+            case let .unknown(host, _): return "\(host) is not a known host name or address"
+            case .unixDomainSocketPathTooLong: return "the socket path is too long"
+            default: return "not a usable address"
+            }
+        }
+        return "\(error)"
     }
 }
 

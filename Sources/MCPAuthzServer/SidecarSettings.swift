@@ -15,6 +15,8 @@ package struct SidecarSettings: Sendable {
     package var maxHeaderBytes = 64 * 1024
     /// Most names in one `/v1/filter` list.
     package var maxFilterNames = 10_000
+    /// Requests one connection may have awaiting answers before reading from it stops.
+    package var maxPipelined = 16
     package var policyLimits = PolicyLoadLimits.default
     package var jwks = JWKSCacheSettings()
     /// Verified tokens kept (until their `exp`), across servers.

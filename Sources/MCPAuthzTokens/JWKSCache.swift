@@ -103,20 +103,20 @@ package actor JWKSCache {
     }
 
     /// Refreshes the keys, or waits for the refresh in flight. An on-demand refresh is skipped
-    /// when the previous on-demand one was less than `minRefreshInterval` ago; scheduled ones
-    /// do not count, so a rotation right after a scheduled refresh is still picked up.
+    /// at once, without waiting for a fetch in flight, when the previous on-demand one was less
+    /// than `minRefreshInterval` ago: a token with an unknown `kid` is then refused straight
+    /// away rather than held for a fetch it may not have. Scheduled refreshes do not count, so
+    /// a rotation right after a scheduled refresh is still picked up.
     package func refresh(_ cause: RefreshCause) async {
+        if cause == .onDemand, let last = lastOnDemand, clock.now < last.advanced(by: settings.minRefreshInterval) {
+            refreshesSkipped.increment()
+            return
+        }
         if inFlight {
             await withCheckedContinuation { waiters.append($0) }
             return
         }
-        if cause == .onDemand {
-            if let last = lastOnDemand, clock.now < last.advanced(by: settings.minRefreshInterval) {
-                refreshesSkipped.increment()
-                return
-            }
-            lastOnDemand = clock.now
-        }
+        if cause == .onDemand { lastOnDemand = clock.now }
         inFlight = true
         await fetchAndStore()
         inFlight = false

@@ -18,11 +18,14 @@ package struct JWKSFetcher: Sendable {
 
     /// The HTTP client key fetching should use: no redirects (a JWKS location is configured or
     /// discovered, never handed over by a 3xx that could lead to plain http or another host),
-    /// and a connect deadline. The caller owns it and shuts it down.
+    /// a connect deadline, and no connection retries: an IdP that refuses connections fails
+    /// the fetch at once instead of costing the whole deadline (the last good keys keep
+    /// serving, and the next refresh tries again). The caller owns it and shuts it down.
     package static func makeHTTPClient(connectTimeout: Duration = .seconds(5)) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
         configuration.timeout = .init(connect: TimeAmount(connectTimeout))
+        configuration.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -39,7 +42,7 @@ package struct JWKSFetcher: Sendable {
         do {
             response = try await client.execute(request, timeout: TimeAmount(timeout))
         } catch {
-            throw JWKSFetchError("GET \(url) failed: \(error)")
+            throw JWKSFetchError("GET \(url) failed: \(Self.reason(error))", cause: error)
         }
         guard response.status == .ok else {
             throw JWKSFetchError("GET \(url) answered \(response.status.code)")
@@ -51,6 +54,27 @@ package struct JWKSFetcher: Sendable {
             throw JWKSFetchError("GET \(url): body larger than \(maxBytes) bytes or cut short")
         }
         return Document(body: Data(body.readableBytesView), maxAge: Self.maxAge(response.headers["Cache-Control"]))
+    }
+
+    /// Why a fetch failed, in words: what the system or the HTTP client said, without Swift
+    /// type names.
+    static func reason(_ error: any Error) -> String {
+        if let io = error as? IOError { return String(cString: strerror(io.errnoCode)).lowercased() }
+        if let client = error as? HTTPClientError {
+            switch client {
+            case .connectTimeout, .getConnectionFromPoolTimeout: return "no connection within the fetch timeout"
+            case .deadlineExceeded, .readTimeout: return "no answer within the fetch timeout"
+            case .remoteConnectionClosed: return "the server closed the connection"
+            case .tlsHandshakeTimeout: return "the TLS handshake did not finish in time"
+            case .alreadyShutdown, .cancelled: return "the fetch was cancelled (shutting down)"
+            default: break
+            }
+        }
+        if let unknown = error as? SocketAddressError.UnknownHost { return "\(unknown.host) is not a known host name" }
+        if error is ChannelError { return "the connection failed" }
+        let text = "\(error)"
+        // Other errors print as `Type.case`; keep only the case.
+        return text.split(separator: ".").last.map(String.init) ?? text
     }
 
     static func maxAge(_ values: [String]) -> Int? {
@@ -109,9 +133,16 @@ package struct JWKSFetcher: Sendable {
     }
 }
 
-/// A fetch that did not produce a document.
+/// A fetch that did not produce a document: a sentence for the log, and what caused it.
 package struct JWKSFetchError: Error, Sendable, CustomStringConvertible {
     package var message: String
-    init(_ message: String) { self.message = message }
+    /// The error underneath (the HTTP client's, the system's), when there was one.
+    package var cause: (any Error)?
+
+    init(_ message: String, cause: (any Error)? = nil) {
+        self.message = message
+        self.cause = cause
+    }
+
     package var description: String { message }
 }

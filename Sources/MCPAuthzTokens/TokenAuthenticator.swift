@@ -35,11 +35,12 @@ package final class TokenAuthenticator: Sendable {
     }
 
     /// The verified token, or why it is refused, fetching the issuer's keys once when they lack
-    /// the token's `kid`. `now` is seconds since 1970.
-    package func authenticate(_ token: String, for server: ServerConfig, in snapshot: PolicySnapshot, now: Double) async throws(TokenFailure)
-        -> VerifiedToken
-    {
-        let key = VerifiedTokenCache.key(token: token, serverID: server.id.value)
+    /// the token's `kid` (the one refresh-and-retry path: the sidecar's decisions take it).
+    /// `now` is seconds since 1970; `key` is the token's cache key when the caller has it.
+    package func authenticate(
+        _ token: String, key: VerifiedTokenCache.Key? = nil, for server: ServerConfig, in snapshot: PolicySnapshot, now: Double
+    ) async throws(TokenFailure) -> VerifiedToken {
+        let key = key ?? VerifiedTokenCache.key(token: token, serverID: server.id.value)
         switch try authenticateNow(token, key: key, for: server, in: snapshot, now: now) {
         case let .verified(verified):
             return verified

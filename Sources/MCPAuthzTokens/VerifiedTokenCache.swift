@@ -65,9 +65,4 @@ package final class VerifiedTokenCache: Sendable {
     }
 
     package var count: Int { entries.withLock { $0.count } }
-
-    /// Forgets everything, for example after a policy reload changed how claims are read.
-    package func removeAll() {
-        entries.withLock { $0.removeAll() }
-    }
 }

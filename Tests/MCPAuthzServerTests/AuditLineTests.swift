@@ -119,7 +119,7 @@ import Testing
 /// The buffer between requests and the writer.
 @Suite struct AuditQueueTests {
     static func item(_ n: Int) -> AuditQueue.Item {
-        .entry(AuditEntry(time: Double(n), .event(EventRecord("e"))))
+        .entry(AuditEntry(time: Double(n), .event(.auditReopen)))
     }
 
     @Test func fullQueueMakesProducersWaitUntilTheWriterTakes() async {

@@ -79,4 +79,90 @@ import Testing
             return problem.message.contains("/nonexistent-dir/audit.jsonl")
         }
     }
+
+    /// A destination that stops taking bytes (a pipe nobody reads) is a failing one after the
+    /// stall timeout, and writes again, with the gap counted, once it is read.
+    @Test func aStalledDestinationCountsAsFailingAndRecovers() async throws {
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        let (readEnd, writeEnd) = (ends[0], ends[1])
+        defer {
+            close(readEnd)
+            close(writeEnd)
+        }
+        try await withSidecar(
+            configure: {
+                $0.audit.destinations = [.file("/proc/self/fd/\(writeEnd)")]
+                $0.audit.stallTimeout = .milliseconds(300)
+                $0.audit.bufferCapacity = 16
+            }
+        ) { sidecar in
+            var allowed = 0
+            for _ in 0..<400 {
+                let response = try await sidecar.callTool("get_todo", token: sidecar.token("reader"))
+                if response.status == .ok { allowed += 1 } else { break }
+            }
+            #expect(allowed > 16, "the pipe and the buffer took records first")
+            let failing = try await eventually { try sidecar.json(try await sidecar.send(.get, "/readyz"))["audit"] as? String == "failing" }
+            #expect(failing)
+            let denied = try await sidecar.callTool("get_todo", token: sidecar.token("reader"))
+            #expect(denied.header("X-Authz-Reason") == "audit_unavailable")
+            #expect(try await sidecar.send(.get, "/healthz").status == .ok)
+            // Read the pipe from now on: writes go through, the gap is recorded.
+            let drained = Drain(readEnd)
+            let writing = try await eventually { try sidecar.json(try await sidecar.send(.get, "/readyz"))["audit"] as? String == "writing" }
+            #expect(writing)
+            #expect(try await sidecar.callTool("get_todo", token: sidecar.token("reader")).status == .ok)
+            let gap = try await eventually { drained.text.contains(#""event":"audit_gap""#) }
+            #expect(gap)
+        }
+    }
+
+    /// A line cut short by a kill is ended on the next start, which records the tear and that
+    /// the previous run did not stop cleanly; the chain goes on from the last whole line.
+    @Test func aTornLastLineIsEndedAndRecorded() async throws {
+        let path = NSTemporaryDirectory() + "mcp-authz-audit-torn-" + UUID().uuidString + ".jsonl"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try await withSidecar(configure: { $0.audit.destinations = [.file(path)] }) { sidecar in
+            _ = try await sidecar.callTool("get_todo", token: sidecar.token("reader"))
+        }
+        var bytes = try #require(FileManager.default.contents(atPath: path))
+        let whole = bytes.split(separator: UInt8(ascii: "\n")).map { Array($0) }
+        #expect(Self.lines(path).last?["event"] as? String == "audit_stop")
+        bytes.append(contentsOf: whole[1].prefix(40))  // a writer killed mid-line
+        try bytes.write(to: URL(fileURLWithPath: path))
+        try await withSidecar(configure: { $0.audit.destinations = [.file(path)] }) { _ in }
+        let text = String(decoding: try #require(FileManager.default.contents(atPath: path)), as: UTF8.self)
+        let lines = text.split(separator: "\n").map { Array($0.utf8) }
+        let torn = whole.count
+        #expect(lines[torn] == Array(whole[1].prefix(40)), "the fragment ends at a newline")
+        let start = try #require(try JSONSerialization.jsonObject(with: Data(lines[torn + 1])) as? [String: Any])
+        #expect(start["event"] as? String == "audit_start")
+        #expect(start["torn_tail"] as? Bool == true)
+        #expect(start["unclean_shutdown"] == nil, "the run before ended with audit_stop")
+        let lastWhole = AuditLine.declaredHash(of: whole[whole.count - 1])
+        #expect(AuditLine.recordsTear(lines[torn + 1], previous: lastWhole))
+        #expect(!AuditLine.recordsTear(lines[torn + 1], previous: AuditLine.genesis), "only from the last whole line")
+        #expect(!AuditLine.recordsTear(whole[0], previous: nil), "an ordinary audit_start records no tear")
+    }
+}
+
+/// Reads a descriptor on its own thread until it closes, keeping what it read.
+final class Drain: @unchecked Sendable {
+    // Written by the reading thread and read by the test under the lock.
+    private let lock = NSLock()
+    private var bytes: [UInt8] = []
+
+    init(_ descriptor: Int32) {
+        Thread.detachNewThread { [self] in
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                guard count > 0 else { return }
+                lock.withLock { bytes += buffer[..<count] }
+            }
+        }
+    }
+
+    var text: String { lock.withLock { String(decoding: bytes, as: UTF8.self) } }
 }

@@ -62,7 +62,8 @@ import Testing
             // Until the issuer's keys are loaded, the fast path hands requests on; one decision
             // through Hummingbird waits for them.
             #expect(try await sidecar.callTool("get_todo", token: sidecar.token("reader")).status == .ok)
-            let channel = EmbeddedChannel(handler: ForwardAuthFastPath(responder: sidecar.sidecar.application.responder, idleTimeout: nil))
+            let channel = EmbeddedChannel(
+                handler: ForwardAuthFastPath(endpoint: sidecar.sidecar.application.responder.forwardAuth, idleTimeout: nil, maxPipelined: 16))
             let reader = sidecar.token("reader")
             try channel.writeInbound(HTTPServerRequestPart.head(Self.authHead(reader)))
             try channel.writeInbound(HTTPServerRequestPart.end(nil))
@@ -121,7 +122,7 @@ import Testing
             #expect(try await sidecar.callTool("get_todo", token: sidecar.token("reader")).status == .ok)
             let recorder = QuiesceRecorder()
             let channel = EmbeddedChannel(handlers: [
-                ForwardAuthFastPath(responder: sidecar.sidecar.application.responder, idleTimeout: nil), recorder,
+                ForwardAuthFastPath(endpoint: sidecar.sidecar.application.responder.forwardAuth, idleTimeout: nil, maxPipelined: 16), recorder,
             ])
             try channel.writeInbound(HTTPServerRequestPart.head(Self.authHead(nil, method: .POST)))
             channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
@@ -139,8 +140,16 @@ import Testing
         }
     }
 
+    /// Forward-auth answers the fast path has written, from the metric.
+    static func fastPathAnswers(_ sidecar: SidecarUnderTest) -> Int {
+        let text = String(decoding: sidecar.sidecar.metrics.exposition(), as: UTF8.self)
+        let line = text.split(separator: "\n").first { $0.hasPrefix("mcp_authz_forward_auth_fast_path_answers_total ") }
+        return line.flatMap { Int($0.split(separator: " ")[1]) } ?? 0
+    }
+
     /// The same questions answered by the fast path and by Hummingbird (made to take it by
-    /// `Connection: close`) get the same status and the same headers, decision ids aside.
+    /// `Connection: close`) get the same status and the same headers, decision ids aside; the
+    /// metric proves which path answered each.
     @Test func bothPathsGiveTheSameAnswers() async throws {
         try await withSidecar { sidecar in
             #expect(try await sidecar.callTool("get_todo", token: sidecar.token("reader")).status == .ok)
@@ -152,10 +161,13 @@ import Testing
                 (reader, "get_todo \t "), (reader, " \tget_todo"), (reader, "get\ttodo"),
             ]
             for (token, tool) in cases {
+                let before = Self.fastPathAnswers(sidecar)
                 let fast = try await Self.exchange(port: sidecar.port, Self.forwardAuth(token, tool: tool)) { $0.contains("\r\n\r\n") }
+                #expect(Self.fastPathAnswers(sidecar) == before + 1, "the fast path answered \(tool)")
                 let general = try await Self.exchange(port: sidecar.port, Self.forwardAuth(token, tool: tool, extra: "Connection: close\r\n")) {
                     _ in false
                 }
+                #expect(Self.fastPathAnswers(sidecar) == before + 1, "Hummingbird answered \(tool) with Connection: close")
                 let (fastStatus, fastHeaders) = Self.head(fast.text)
                 let (generalStatus, generalHeaders) = Self.head(general.text)
                 #expect(fastStatus == generalStatus, "\(tool) with \(token == nil ? "no token" : "a token")")

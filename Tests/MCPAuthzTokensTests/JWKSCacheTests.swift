@@ -180,6 +180,9 @@ import Testing
         #expect(try await world.outcome(named: "valid_rs256") == "accepted")
     }
 
+    /// The first request with an unknown kid refreshes the keys and waits for them; the others,
+    /// whose refresh the rate limit takes away, are refused at once rather than held behind the
+    /// fetch in flight (a slow IdP must not pile up requests).
     @Test func aThousandConcurrentRequestsWithAnUnknownKidCauseExactlyOneFetch() async throws {
         let world = try await World.start()
         defer { Task { await world.stop() } }
@@ -192,8 +195,26 @@ import Testing
             for _ in 0..<1_000 { group.addTask { await world.outcome(token) } }
             return await group.reduce(into: [String: Int]()) { $0[$1, default: 0] += 1 }
         }
-        #expect(outcomes == ["accepted": 1_000])
+        #expect(outcomes == ["accepted": 1, "unknown_kid": 999])
         #expect(world.idp.requests("/jwks") == 2, "one start-up fetch and one refresh")
+        #expect(try await world.outcome(named: "signed_by_next_key") == "accepted", "the new key serves everyone after")
+    }
+
+    /// A scheduled refresh in flight holds a request with an unknown kid only while that
+    /// request's own refresh is not rate limited.
+    @Test func aRateLimitedUnknownKidIsNotHeldBehindAScheduledFetch() async throws {
+        let world = try await World.start { $0.minRefreshInterval = .seconds(60) }
+        defer { Task { await world.stop() } }
+        world.serve(world.minted.jwks)
+        await world.cache.refresh(.scheduled)
+        #expect(try await world.outcome(named: "signed_by_next_key") == "unknown_kid", "the on-demand refresh is spent")
+        world.serve(world.minted.jwks, delay: .seconds(3))
+        let scheduled = Task { await world.cache.refresh(.scheduled) }
+        try await Task.sleep(for: .milliseconds(200))
+        let start = ContinuousClock.now
+        #expect(try await world.outcome(named: "signed_by_next_key") == "unknown_kid")
+        #expect(ContinuousClock.now - start < .seconds(2), "answered without waiting for the scheduled fetch")
+        await scheduled.value
     }
 
     @Test func aFloodOfRandomKidsCausesAtMostOneFetchPerInterval() async throws {

@@ -11,7 +11,7 @@ package struct AuditEntry: Sendable {
         /// Boxed: the record is large, and the queue moves entries several times; a box makes
         /// each move one reference count instead of one per string.
         indirect case decision(DecisionRecord)
-        case event(EventRecord)
+        case event(AuditEvent)
     }
 
     package init(time: Double, _ kind: Kind) {
@@ -69,23 +69,5 @@ package struct DecisionRecord: Sendable {
         self.policyRevision = policyRevision
         self.latencyMicroseconds = latencyMicroseconds
         self.tokenFingerprint = tokenFingerprint
-    }
-}
-
-/// Something other than a decision: policy loads, key refreshes, the log's own life.
-package struct EventRecord: Sendable {
-    /// `policy_load`, `jwks_refresh`, `audit_start`, `audit_reopen`, `audit_gap`, `audit_stop`.
-    package var event: String
-    /// Further fields, strings or integers, in this order.
-    package var fields: [(String, EventValue)]
-
-    package enum EventValue: Sendable {
-        case string(String?)
-        case int(Int)
-    }
-
-    package init(_ event: String, _ fields: [(String, EventValue)] = []) {
-        self.event = event
-        self.fields = fields
     }
 }

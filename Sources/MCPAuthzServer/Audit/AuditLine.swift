@@ -21,11 +21,12 @@ package enum AuditLine {
         switch entry.kind {
         case let .decision(record): write(record, into: &json)
         case let .event(record):
-            json.field("event", record.event)
+            json.field("event", record.name)
             for (name, value) in record.fields {
                 switch value {
                 case let .string(text): json.field(name, text.map(bounded))
                 case let .int(number): json.field(name, number)
+                case let .bool(flag): json.field(name, flag)
                 }
             }
         }
@@ -98,6 +99,25 @@ package enum AuditLine {
         let digits = tail[9..<73]
         guard digits.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else { return nil }
         return String(decoding: digits, as: UTF8.self)
+    }
+
+    /// The `event` of an event line; nil for a decision or a line that is not a JSON object.
+    package static func event(of line: [UInt8]) -> String? {
+        guard case let .object(fields)? = try? ClaimValue.parseJSON(line, maxDepth: 8), case let .string(event)? = fields["event"] else {
+            return nil
+        }
+        return event
+    }
+
+    /// Whether `line` is the `audit_start` of a run that found the line before it torn (a writer
+    /// killed mid-write) and ended it, continuing the chain from `previous`, the last complete
+    /// line's hash. `audit verify` then reports the line before as torn, not as changed.
+    package static func recordsTear(_ line: [UInt8], previous: String?) -> Bool {
+        guard problem(in: line, previous: previous).problem == nil,
+            case let .object(fields)? = try? ClaimValue.parseJSON(line, maxDepth: 8),
+            fields["event"] == .string("audit_start"), fields["torn_tail"] == .bool(true)
+        else { return false }
+        return true
     }
 
     /// Why a line is not a valid link after `previous` (nil when it is). `previous` nil: the

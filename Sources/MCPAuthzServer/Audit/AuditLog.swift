@@ -1,6 +1,8 @@
 import Foundation
 import Logging
+import MCPAuthzPolicy
 import Metrics
+import NIOCore
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
@@ -22,6 +24,9 @@ package struct AuditSettings: Sendable {
     /// one write per few milliseconds instead of one per request, far inside the 100 ms bound
     /// within which a record must reach the file.
     package var gatherDelay: Duration = .milliseconds(2)
+    /// A write that makes no progress for this long counts as a failed one (`--audit-stall-timeout`):
+    /// a stdout pipe whose reader stopped reading must not pass for a log that writes.
+    package var stallTimeout: Duration = .seconds(2)
 
     package init() {}
 }
@@ -29,15 +34,18 @@ package struct AuditSettings: Sendable {
 /// The audit log: every decision and every policy and key event, as chained JSON lines.
 ///
 /// Requests hand records to a bounded queue and go on; one task (this service's `run`) turns
-/// them into lines and writes whatever is pending in one `write(2)` per destination, so lines
-/// reach the file within one write's time of being decided, and nothing is lost on shutdown:
-/// the service stops after the HTTP server, and drains the queue first. When a write fails the
-/// log turns unhealthy (log line, metric, readiness), keeps the unwritten lines and retries;
-/// requests then either are denied (`failClosed`) or go on, and records beyond the buffer are
-/// counted as dropped and noted in the log once writing works again.
+/// them into lines and writes whatever is pending in one `write(2)` per destination, made on a
+/// thread of its own (`AuditWriterThread`), never on an event loop. Lines reach the file within
+/// one write's time of being decided, and nothing is lost on shutdown: the service stops after
+/// the HTTP server, and drains the queue first. When a write fails, or makes no progress for
+/// `stallTimeout`, the log turns unhealthy (log line, metric, readiness), keeps the unwritten
+/// lines and retries; requests then either are denied (`failClosed`) or go on, and records
+/// beyond the buffer are counted as dropped and noted in the log (`audit_gap`) once writing
+/// works again.
 package final class AuditLog: Service, Sendable {
     private let queue: AuditQueue
     private let sinks: [UncheckedSink]
+    private let thread = AuditWriterThread()
     private let initialPrevious: String
     package let settings: AuditSettings
     private let logger: Logger
@@ -55,13 +63,26 @@ package final class AuditLog: Service, Sendable {
         queue = AuditQueue(capacity: settings.bufferCapacity)
         var sinks: [UncheckedSink] = []
         var previous = AuditLine.genesis
+        var tornTail = false
+        var uncleanShutdown = false
         for destination in settings.destinations {
+            let sink = try AuditSink(destination)
             if case let .file(path) = destination {
-                let (last, torn) = AuditSink.lastHash(ofFile: path)
-                if let last, previous == AuditLine.genesis { previous = last }
-                if torn { logger.warning("audit file ends with an incomplete line", metadata: ["audit.file": "\(path)"]) }
+                let tail = AuditSink.tail(ofFile: path)
+                if let last = tail.hash, previous == AuditLine.genesis { previous = last }
+                // A line cut short by a kill is ended, so the chain goes on from the last
+                // complete line and `audit verify` can tell the tear from a change.
+                if tail.unterminated { try sink.write(Array("\n".utf8)) }
+                if tail.torn {
+                    tornTail = true
+                    logger.warning("audit file ended with an incomplete line; it is terminated and recorded", metadata: ["audit.file": "\(path)"])
+                }
+                if tail.hash != nil, tail.lastEvent != "audit_stop" {
+                    uncleanShutdown = true
+                    logger.warning("the previous run did not end its audit log with audit_stop", metadata: ["audit.file": "\(path)"])
+                }
             }
-            sinks.append(UncheckedSink(try AuditSink(destination)))
+            sinks.append(UncheckedSink(sink))
         }
         self.sinks = sinks
         initialPrevious = previous
@@ -75,12 +96,10 @@ package final class AuditLog: Service, Sendable {
                 AuditEntry(
                     time: Date().timeIntervalSince1970,
                     .event(
-                        EventRecord(
-                            "audit_start",
-                            [
-                                ("pid", .int(Int(ProcessInfo.processInfo.processIdentifier))),
-                                ("destinations", .string(settings.destinations.map(\.description).joined(separator: " "))),
-                            ]
+                        .auditStart(
+                            pid: Int(ProcessInfo.processInfo.processIdentifier),
+                            destinations: settings.destinations.map(\.description).joined(separator: " "), tornTail: tornTail,
+                            uncleanShutdown: uncleanShutdown
                         )
                     )
                 )
@@ -89,21 +108,30 @@ package final class AuditLog: Service, Sendable {
         )
     }
 
-    /// Whether records are being written.
-    package var isHealthy: Bool { healthy.load(ordering: .relaxed) }
+    /// Whether records are being written: no write failed since the last one that worked, and
+    /// none has been stuck for `stallTimeout`.
+    package var isHealthy: Bool { healthy.load(ordering: .relaxed) && !isStalled }
+
+    private var isStalled: Bool {
+        guard let busy = thread.busyFor() else { return false }
+        return busy >= TimeAmount(settings.stallTimeout)
+    }
 
     /// Whether a request may be allowed now: always when the log writes, and otherwise only
     /// if configured to keep deciding.
     package var permitsAllow: Bool { isHealthy || !settings.failClosed }
 
     /// Records a decision: waits for room while the log is healthy; while it is not, a record
-    /// that does not fit is dropped and counted.
-    package func record(_ entry: AuditEntry) async {
+    /// that does not fit is dropped and counted (false). A caller whose record was dropped
+    /// must not answer an allow when the log fails closed (`Authorizer.withheld`).
+    @discardableResult
+    package func record(_ entry: AuditEntry) async -> Bool {
         let queued = await queue.push(.entry(entry)) { self.isHealthy }
         if !queued {
             droppedSinceFailure.add(1, ordering: .relaxed)
             droppedCounter.increment()
         }
+        return queued
     }
 
     /// Records a decision if there is room now; false when the caller must `record` (and wait).
@@ -111,8 +139,15 @@ package final class AuditLog: Service, Sendable {
         queue.offer(.entry(entry))
     }
 
+    /// Records a decision if there is room now, else drops and counts it (for `audit_gap`).
+    package func recordOrCount(_ entry: AuditEntry) {
+        guard !queue.offer(.entry(entry)) else { return }
+        droppedSinceFailure.add(1, ordering: .relaxed)
+        droppedCounter.increment()
+    }
+
     /// Records an event (policy load, key refresh) without waiting: they are few.
-    package func event(_ record: EventRecord) {
+    package func event(_ record: AuditEvent) {
         queue.offer(.entry(AuditEntry(time: Date().timeIntervalSince1970, .event(record))), force: true)
     }
 
@@ -124,10 +159,15 @@ package final class AuditLog: Service, Sendable {
     package func run() async {
         await withDiscardingTaskGroup { group in
             if settings.trapsSIGUSR1 {
+                // Ends when the writer has drained the queue (cancelAll below), so a SIGUSR1
+                // during shutdown still reopens. Not `cancelOnGracefulShutdown()`: its merge can
+                // deadlock on cancellation when tasks run on NIO's event loops
+                // (swift-async-algorithms #430), which hung a failed start-up.
                 group.addTask {
-                    for await _ in await UnixSignalsSequence(trapping: .sigusr1).cancelOnGracefulShutdown() { self.reopen() }
+                    for await _ in await UnixSignalsSequence(trapping: .sigusr1) { self.reopen() }
                 }
             }
+            group.addTask { await self.watchForStalls() }
             await withGracefulShutdownHandler {
                 await self.writeUntilClosed()
             } onGracefulShutdown: {
@@ -135,14 +175,30 @@ package final class AuditLog: Service, Sendable {
             }
             group.cancelAll()
         }
+        thread.shutdown()
+    }
+
+    /// Turns the log unhealthy once a write has been stuck for `stallTimeout`, so the log line,
+    /// the metric and readiness say so even when no request asks (requests see it at once).
+    private func watchForStalls() async {
+        let interval = max(settings.stallTimeout / 4, .milliseconds(50))
+        while true {
+            do { try await Task.sleep(for: interval) } catch { return }
+            if isStalled {
+                failures.increment()
+                becomeUnhealthy(AuditSinkError(message: "an audit write made no progress for \(settings.stallTimeout)"))
+            }
+        }
     }
 
     /// Takes whatever is queued, writes it as one block, until the queue is closed and empty.
+    /// Cancellation (the service group stopping because another service failed) closes the
+    /// queue as a graceful shutdown does.
     private func writeUntilClosed() async {
         var previous = initialPrevious
         var block: [UInt8] = []
-        var giveUpAt: ContinuousClock.Instant?
-        while var items = await queue.next() {
+        var giveUpAt: NIODeadline?
+        while var items = await withTaskCancellationHandler(operation: { await queue.next() }, onCancel: { queue.close() }) {
             if items.count < 256, !queue.isClosed, settings.gatherDelay > .zero {
                 try? await Task.sleep(for: settings.gatherDelay)
                 items += queue.takePending()
@@ -155,64 +211,70 @@ package final class AuditLog: Service, Sendable {
                     append(entry, to: &block, previous: &previous)
                     count += 1
                 case .reopen:
-                    await write(block, records: count, giveUpAt: &giveUpAt)
+                    guard await write(block, records: count, giveUpAt: &giveUpAt) else { return }
                     block.removeAll(keepingCapacity: true)
                     count = 0
-                    reopenFiles()
-                    append(AuditEntry(time: Date().timeIntervalSince1970, .event(EventRecord("audit_reopen"))), to: &block, previous: &previous)
+                    await reopenFiles()
+                    append(AuditEntry(time: Date().timeIntervalSince1970, .event(.auditReopen)), to: &block, previous: &previous)
                     count += 1
                 }
             }
-            await write(block, records: count, giveUpAt: &giveUpAt)
+            guard await write(block, records: count, giveUpAt: &giveUpAt) else { return }
         }
         block.removeAll()
-        append(AuditEntry(time: Date().timeIntervalSince1970, .event(EventRecord("audit_stop"))), to: &block, previous: &previous)
-        await write(block, records: 1, giveUpAt: &giveUpAt)
-        for sink in sinks { sink.sink.sync() }
+        append(AuditEntry(time: Date().timeIntervalSince1970, .event(.auditStop)), to: &block, previous: &previous)
+        guard await write(block, records: 1, giveUpAt: &giveUpAt) else { return }
+        let sinks = sinks
+        _ = await thread.perform(until: giveUpAt) { for sink in sinks { sink.sink.sync() } }
     }
 
     private func append(_ entry: AuditEntry, to block: inout [UInt8], previous: inout String) {
         previous = AuditLine.append(entry, previous: previous, to: &block)
     }
 
-    /// Writes a block to every destination, retrying while it fails. Gives up only when
-    /// shutting down and writes have failed for `shutdownRetry`.
-    private func write(_ block: [UInt8], records: Int, giveUpAt: inout ContinuousClock.Instant?) async {
-        guard !block.isEmpty else { return }
+    /// Writes a block to every destination on the writer thread, retrying while it fails.
+    /// Gives up (false) only when shutting down and writes have failed or stalled for
+    /// `shutdownRetry`.
+    private func write(_ block: [UInt8], records: Int, giveUpAt: inout NIODeadline?) async -> Bool {
+        guard !block.isEmpty else { return true }
         for sink in sinks {
             var bytes = block
             while true {
-                do throws(AuditSinkError) {
-                    try sink.sink.write(bytes)
-                    break
-                } catch {
-                    bytes = []
-                    failures.increment()
-                    becomeUnhealthy(error)
-                    if queue.isClosed {
-                        let deadline = giveUpAt ?? ContinuousClock.now.advanced(by: settings.shutdownRetry)
-                        giveUpAt = deadline
-                        if ContinuousClock.now >= deadline {
-                            logger.critical(
-                                "audit records could not be written before exit",
-                                metadata: ["audit.error": "\(error.message)", "audit.destination": "\(sink.sink.destination)"]
-                            )
-                            return
-                        }
-                    }
-                    try? await Task.sleep(for: .milliseconds(200))
+                if giveUpAt == nil, queue.isClosed { giveUpAt = .now() + TimeAmount(settings.shutdownRetry) }
+                let result = await thread.perform(until: giveUpAt) { [bytes] () -> Result<Void, AuditSinkError> in
+                    Result { () throws(AuditSinkError) in try sink.sink.write(bytes) }
                 }
+                guard let result else {
+                    logger.critical(
+                        "audit records could not be written before exit: the destination stopped taking them",
+                        metadata: ["audit.destination": "\(sink.sink.destination)"]
+                    )
+                    return false
+                }
+                guard case let .failure(error) = result else { break }
+                // The sink keeps what it could not write and sends it first next time.
+                bytes = []
+                failures.increment()
+                becomeUnhealthy(error)
+                if let giveUpAt, NIODeadline.now() >= giveUpAt {
+                    logger.critical(
+                        "audit records could not be written before exit",
+                        metadata: ["audit.error": "\(error.message)", "audit.destination": "\(sink.sink.destination)"]
+                    )
+                    return false
+                }
+                try? await Task.sleep(for: .milliseconds(200))
             }
         }
         written.increment(by: records)
-        if !isHealthy { becomeHealthy() }
+        if !healthy.load(ordering: .relaxed) { becomeHealthy() }
+        return true
     }
 
-    private func reopenFiles() {
+    private func reopenFiles() async {
         for sink in sinks {
-            do throws(AuditSinkError) {
-                try sink.sink.reopen()
-            } catch {
+            let result = await thread.perform { Result { () throws(AuditSinkError) in try sink.sink.reopen() } }
+            if case let .failure(error)? = result {
                 failures.increment()
                 becomeUnhealthy(error)
             }
@@ -235,12 +297,13 @@ package final class AuditLog: Service, Sendable {
         healthGauge.record(1)
         let dropped = droppedSinceFailure.exchange(0, ordering: .relaxed)
         logger.warning("audit log writes again", metadata: ["audit.dropped": "\(dropped)"])
-        if dropped > 0 { event(EventRecord("audit_gap", [("dropped", .int(dropped))])) }
+        if dropped > 0 { event(.auditGap(dropped: dropped)) }
     }
 }
 
-/// An `AuditSink` shared with the audit log's task. Safe without a lock: only
-/// `AuditLog.writeUntilClosed` (one task, sequential) writes, reopens or syncs it.
+/// An `AuditSink` shared with the audit log's writer thread. Safe without a lock: it is written,
+/// reopened and synced only by calls on `AuditWriterThread`, whose one thread runs them one at
+/// a time (the log's start-up writes it before that thread has any).
 private struct UncheckedSink: @unchecked Sendable {
     let sink: AuditSink
 

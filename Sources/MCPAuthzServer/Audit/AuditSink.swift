@@ -84,25 +84,40 @@ final class AuditSink {
         if case .file = destination { _ = fsync(descriptor) }
     }
 
-    var hasUnwritten: Bool { !unwritten.isEmpty }
+    /// What the end of an existing audit file says, to continue its chain.
+    struct Tail {
+        /// The hash of the last complete line; nil for a new or empty file.
+        var hash: String?
+        /// The file does not end with a newline: the next write must start with one.
+        var unterminated = false
+        /// The last line is cut short (a writer killed mid-write): not a whole record.
+        var torn = false
+        /// The `event` of the last complete line.
+        var lastEvent: String?
+    }
 
-    /// The hash of the last complete line of an existing file, to continue its chain; nil for
-    /// a new or empty file. `torn` when the file does not end with a newline.
-    static func lastHash(ofFile path: String) -> (hash: String?, torn: Bool) {
+    static func tail(ofFile path: String) -> Tail {
         let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return (nil, false) }
+        guard descriptor >= 0 else { return Tail() }
         defer { close(descriptor) }
         let end = lseek(descriptor, 0, SEEK_END)
-        guard end > 0 else { return (nil, false) }
+        guard end > 0 else { return Tail() }
         let length = Int(min(end, 64 * 1024))
-        var tail = [UInt8](repeating: 0, count: length)
-        let read = tail.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress!, length, off_t(end) - off_t(length)) }
-        guard read == length else { return (nil, false) }
-        let torn = tail.last != UInt8(ascii: "\n")
-        var lines = tail.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true)
-        if torn { lines = lines.dropLast() }
-        guard let last = lines.last else { return (nil, torn) }
-        return (AuditLine.declaredHash(of: last), torn)
+        var bytes = [UInt8](repeating: 0, count: length)
+        let read = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress!, length, off_t(end) - off_t(length)) }
+        guard read == length else { return Tail() }
+        var tail = Tail()
+        tail.unterminated = bytes.last != UInt8(ascii: "\n")
+        var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true).map { Array($0) }
+        // Killed after a whole record but before its newline: the record stands.
+        if tail.unterminated, let last = lines.last, AuditLine.problem(in: last, previous: nil).problem != nil {
+            tail.torn = true
+            lines.removeLast()
+        }
+        guard let last = lines.last else { return tail }
+        tail.hash = AuditLine.declaredHash(of: last)
+        tail.lastEvent = AuditLine.event(of: last)
+        return tail
     }
 
     private static func reason() -> String {

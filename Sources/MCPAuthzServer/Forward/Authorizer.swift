@@ -2,32 +2,26 @@ import Foundation
 import MCPAuthzPolicy
 import MCPAuthzTokens
 
-/// The answer to one authorization question, whichever endpoint asked it.
-package struct AuthzOutcome: Sendable {
-    /// 200 allow; 401 no usable token; 403 not permitted (or the request could not be decided).
-    package var status: Int
-    /// A stable reason code: `Decision.Reason`, `TokenFailure.Reason` or `RequestRejection.Reason`.
-    package var reason: String
-    /// The deciding rule, when a rule decided.
-    package var rule: String?
-    /// On a denial more scopes would lift: the scopes this operation needs.
-    package var requiredScopes: [String]
+/// One authorization question, whichever endpoint asks it.
+package struct AuthzQuestion {
+    /// The policy in force when the request arrived: the whole decision uses this one.
+    package var runtime: PolicyRuntime
+    /// The server asked about; nil when none matched.
     package var serverID: String?
-    package var identity: Identity?
-    /// Whether the request carried a token (a 401 then says `invalid_token`).
-    package var tokenSent: Bool
-    /// What was decided (empty for GET/DELETE and when the request was refused before).
-    package var messages: [MCPMessage]
-    package var decisionID: String
-    package var policyRevision: String
-    /// The first 8 bytes of the token's SHA-256, for the audit log.
-    package var tokenFingerprint: String?
-    /// When the decision started, to report its latency.
-    package var started: ContinuousClock.Instant
-    /// Why, for the log; never sent to clients.
-    package var detail: String?
+    /// Finds the request's token for the server.
+    package var token: (ServerConfig) throws(TokenFailure) -> String
+    /// What the request does; nil for a decision on identity and server alone.
+    package var messages: () throws(RequestRejection) -> [MCPMessage]?
 
-    package var allowed: Bool { status == 200 }
+    package init(
+        runtime: PolicyRuntime, serverID: String?, token: @escaping (ServerConfig) throws(TokenFailure) -> String,
+        messages: @escaping () throws(RequestRejection) -> [MCPMessage]?
+    ) {
+        self.runtime = runtime
+        self.serverID = serverID
+        self.token = token
+        self.messages = messages
+    }
 }
 
 /// Decides requests against the policy in force: finds the token, verifies it for the server,
@@ -55,142 +49,150 @@ package final class Authorizer: Sendable {
         )
     }
 
-    /// One decision.
-    /// - Parameters:
-    ///   - serverID: the server asked about; nil when none matched.
-    ///   - token: finds the request's token for the server.
-    ///   - messages: what the request does, nil for a decision on identity and server alone.
-    package func decide(
-        in runtime: PolicyRuntime, serverID: String?, token: (ServerConfig) throws(TokenFailure) -> String,
-        messages: () throws(RequestRejection) -> [MCPMessage]?
-    ) async -> AuthzOutcome {
-        let started = ContinuousClock.now
-        switch evaluate(in: runtime, serverID: serverID, token: token, messages: messages, started: started, mayRefresh: true) {
+    /// One decision. A token whose issuer's keys lack its `kid` (or has none yet) waits for
+    /// one refresh of those keys (`TokenAuthenticator.authenticate`, the one refresh-and-retry
+    /// path).
+    package func decide(_ question: AuthzQuestion) async -> AuthzOutcome {
+        switch prepare(question, started: .now) {
         case let .decided(outcome):
             return finish(outcome)
-        case let .needsKeys(cache):
-            await cache.refresh(.onDemand)
-            switch evaluate(in: runtime, serverID: serverID, token: token, messages: messages, started: started, mayRefresh: false) {
-            case let .decided(outcome): return finish(outcome)
-            case .needsKeys: return finish(unavailableKeys(in: runtime, serverID: serverID, started: started))
+        case let .verify(outcome, server, token, key):
+            do throws(TokenFailure) {
+                let verified = try await question.runtime.authenticator.authenticate(
+                    token, key: key, for: server, in: question.runtime.snapshot, now: Date().timeIntervalSince1970
+                )
+                return finish(conclude(question, outcome, server, verified))
+            } catch {
+                return finish(refused(outcome, error))
             }
         }
     }
 
-    /// The same decision without suspending, for the event loop's fast path: nil when it needs
-    /// an issuer's keys fetched first (the caller then takes the asynchronous path).
-    package func decideNow(
-        in runtime: PolicyRuntime, serverID: String?, token: (ServerConfig) throws(TokenFailure) -> String,
-        messages: () throws(RequestRejection) -> [MCPMessage]?
-    ) -> AuthzOutcome? {
-        let evaluation = evaluate(in: runtime, serverID: serverID, token: token, messages: messages, started: .now, mayRefresh: true)
-        guard case let .decided(outcome) = evaluation else { return nil }
-        return finish(outcome)
+    /// The same decision without suspending, for the event loop's fast path: nil when the token
+    /// needs its issuer's keys fetched first (the caller then takes `decide`).
+    package func decideNow(_ question: AuthzQuestion) -> AuthzOutcome? {
+        switch prepare(question, started: .now) {
+        case let .decided(outcome):
+            return finish(outcome)
+        case let .verify(outcome, server, token, key):
+            do throws(TokenFailure) {
+                let attempt = try question.runtime.authenticator.authenticateNow(
+                    token, key: key, for: server, in: question.runtime.snapshot, now: Date().timeIntervalSince1970
+                )
+                guard case let .verified(verified) = attempt else { return nil }
+                return finish(conclude(question, outcome, server, verified))
+            } catch {
+                return finish(refused(outcome, error))
+            }
+        }
     }
 
     /// Applies the audit log's health and counts the decision.
     private func finish(_ decided: AuthzOutcome) -> AuthzOutcome {
         var outcome = decided
-        if outcome.allowed, let audit, !audit.permitsAllow {
-            outcome.status = 403
-            outcome.reason = Self.auditUnavailable
-            outcome.detail = "the audit log cannot be written and is set to fail closed"
-        }
+        if outcome.allowed, let audit, !audit.permitsAllow { outcome = withheld(outcome) }
         metrics.recordDecision(
             server: outcome.serverID, allowed: outcome.allowed, reason: outcome.reason, duration: outcome.started.duration(to: .now)
         )
         return outcome
     }
 
-    /// Never expected: a second evaluation without refresh cannot ask for keys again.
-    private func unavailableKeys(in runtime: PolicyRuntime, serverID: String?, started: ContinuousClock.Instant) -> AuthzOutcome {
-        AuthzOutcome(
-            status: 401, reason: TokenFailure.Reason.jwksUnavailable.rawValue, rule: nil, requiredScopes: [], serverID: serverID,
-            identity: nil, tokenSent: true, messages: [], decisionID: ids.next(), policyRevision: runtime.revision, tokenFingerprint: nil,
-            started: started, detail: "no usable keys after a refresh"
-        )
-    }
-
-    /// What `evaluate` came to.
-    private enum Evaluation {
-        case decided(AuthzOutcome)
-        /// The token's issuer needs its keys refreshed before the token can be judged.
-        case needsKeys(JWKSCache)
-    }
-
     /// The reason code of a denial caused by an audit log that cannot write.
     package static let auditUnavailable = "audit_unavailable"
 
-    private func evaluate(
-        in runtime: PolicyRuntime, serverID: String?, token: (ServerConfig) throws(TokenFailure) -> String,
-        messages: () throws(RequestRejection) -> [MCPMessage]?, started: ContinuousClock.Instant, mayRefresh: Bool
-    ) -> Evaluation {
+    /// An allow turned into a denial because its audit record cannot be kept: the log fails
+    /// closed and is not writing (decided so), or the record was dropped after the decision.
+    package func withheld(_ allowed: AuthzOutcome) -> AuthzOutcome {
+        var outcome = allowed
+        outcome.status = 403
+        outcome.reason = Self.auditUnavailable
+        outcome.rule = nil
+        outcome.detail = "the audit log cannot be written and is set to fail closed"
+        return outcome
+    }
+
+    /// Whether an allow whose record was just dropped must be answered as a denial instead.
+    func mustWithhold(_ outcome: AuthzOutcome) -> Bool {
+        outcome.allowed && (audit?.settings.failClosed ?? false)
+    }
+
+    /// What a question comes to before its token is verified.
+    private enum Prepared {
+        case decided(AuthzOutcome)
+        /// Verify `token` for `server`, then `conclude`.
+        case verify(AuthzOutcome, ServerConfig, token: String, key: VerifiedTokenCache.Key)
+    }
+
+    /// Finds the server and the token: no server or no token decides already.
+    private func prepare(_ question: AuthzQuestion, started: ContinuousClock.Instant) -> Prepared {
         var outcome = AuthzOutcome(
-            status: 403, reason: Decision.Reason.unknownServer.rawValue, rule: nil, requiredScopes: [], serverID: serverID, identity: nil,
-            tokenSent: false, messages: [], decisionID: ids.next(), policyRevision: runtime.revision, tokenFingerprint: nil,
-            started: started, detail: nil
+            status: 403, reason: Decision.Reason.unknownServer.rawValue, rule: nil, requiredScopes: [], serverID: question.serverID,
+            identity: nil, tokenSent: false, messages: [], decisionID: ids.next(), policyRevision: question.runtime.revision,
+            tokenFingerprint: nil, started: started, detail: nil
         )
-        guard let serverID, let server = runtime.snapshot.servers[serverID]?.config else {
+        guard let serverID = question.serverID, let server = question.runtime.snapshot.servers[serverID]?.config else {
             outcome.detail = "no server of the policy matches the request"
             return .decided(outcome)
         }
-        let verified: VerifiedToken
+        let token: String
         do throws(TokenFailure) {
-            let found: String
-            do throws(TokenFailure) {
-                found = try token(server)
-            } catch {
-                outcome.tokenSent = error.reason != .tokenMissing
-                throw error
-            }
-            outcome.tokenSent = true
-            let key = VerifiedTokenCache.key(token: found, serverID: server.id.value)
-            outcome.tokenFingerprint = key.fingerprint
-            let attempt = try runtime.authenticator.authenticateNow(
-                found, key: key, for: server, in: runtime.snapshot, now: Date().timeIntervalSince1970, mayRefresh: mayRefresh
-            )
-            switch attempt {
-            case let .verified(token): verified = token
-            case let .needsKeys(cache): return .needsKeys(cache)
-            }
+            token = try question.token(server)
         } catch {
-            outcome.status = 401
-            outcome.reason = error.reason.rawValue
-            outcome.detail = error.message
-            return .decided(outcome)
+            outcome.tokenSent = error.reason != .tokenMissing
+            return .decided(refused(outcome, error))
         }
+        outcome.tokenSent = true
+        let key = VerifiedTokenCache.key(token: token, serverID: server.id.value)
+        outcome.tokenFingerprint = key.fingerprint
+        return .verify(outcome, server, token: token, key: key)
+    }
+
+    /// A token refused: 401 with the reason.
+    private func refused(_ prepared: AuthzOutcome, _ failure: TokenFailure) -> AuthzOutcome {
+        var outcome = prepared
+        outcome.status = 401
+        outcome.reason = failure.reason.rawValue
+        outcome.detail = failure.message
+        return outcome
+    }
+
+    /// With the caller known: what the request does, and what the policy says of each part.
+    private func conclude(_ question: AuthzQuestion, _ prepared: AuthzOutcome, _ server: ServerConfig, _ verified: VerifiedToken) -> AuthzOutcome {
+        var outcome = prepared
         outcome.identity = verified.identity
         let asked: [MCPMessage]?
         do throws(RequestRejection) {
-            asked = try messages()
+            asked = try question.messages()
         } catch {
             outcome.reason = error.reason.rawValue
             outcome.detail = error.message
-            return .decided(outcome)
+            return outcome
         }
         guard let asked else {
             outcome.status = 200
             outcome.reason = Decision.Reason.allowed.rawValue
-            return .decided(outcome)
+            return outcome
         }
         outcome.messages = asked
         var allowingRule: String?
         for message in asked {
             guard case let .call(operation) = message else { continue }
-            let decision = runtime.snapshot.decide(DecisionInput(serverID: serverID, identity: verified.identity, operation: operation))
+            let decision = question.runtime.snapshot.decide(
+                DecisionInput(serverID: server.id.value, identity: verified.identity, operation: operation)
+            )
             if !decision.isAllowed {
                 outcome.status = decision.status
                 outcome.reason = decision.reason.rawValue
                 outcome.rule = decision.rule
                 outcome.requiredScopes = decision.requiredScopes
                 outcome.detail = "denied: \(operation)"
-                return .decided(outcome)
+                return outcome
             }
             if allowingRule == nil { allowingRule = decision.rule }
         }
         outcome.status = 200
         outcome.reason = Decision.Reason.allowed.rawValue
         outcome.rule = allowingRule
-        return .decided(outcome)
+        return outcome
     }
 }

@@ -17,8 +17,6 @@ package struct RequestRejection: Error, Sendable, Equatable, CustomStringConvert
         case headerMismatch = "header_mismatch"
         /// Neither the body nor headers the sidecar may trust say what the request does.
         case operationUnverified = "operation_unverified"
-        /// Something failed inside the sidecar; the request is denied.
-        case internalError = "internal_error"
     }
 
     package var reason: Reason

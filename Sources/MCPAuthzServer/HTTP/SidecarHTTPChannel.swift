@@ -17,8 +17,9 @@ struct SidecarHTTPChannel: ServerChildChannel, HTTPChannelHandler {
     typealias Value = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
 
     let responder: HTTPChannelHandler.Responder
-    let forwardAuth: SidecarResponder
+    let forwardAuth: ForwardAuthEndpoint
     let idleTimeout: TimeAmount?
+    let maxPipelined: Int
     let decoderLimits: NIOHTTPDecoderLimitConfiguration
     let additionalHandlers: @Sendable () -> [any RemovableChannelHandler]
 
@@ -33,7 +34,7 @@ struct SidecarHTTPChannel: ServerChildChannel, HTTPChannelHandler {
                 withEncoderConfiguration: .init(),
                 withDecoderLimitConfiguration: decoderLimits
             )
-            try pipeline.addHandler(ForwardAuthFastPath(responder: forwardAuth, idleTimeout: idleTimeout))
+            try pipeline.addHandler(ForwardAuthFastPath(endpoint: forwardAuth, idleTimeout: idleTimeout, maxPipelined: maxPipelined))
             try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             try pipeline.addHandlers(additionalHandlers())
             try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))

@@ -24,6 +24,12 @@ package final class SidecarMetrics: Sendable {
     private let reloadSuccesses: Metrics.Counter
     private let reloadFailures: Metrics.Counter
     private let policyLoadedTime: Metrics.Gauge
+    /// Forward-auth answers written on the event loop by the fast path (the rest went through
+    /// Hummingbird): how much of the traffic the fast path takes, and which path answered.
+    package let fastPathAnswers: Metrics.Counter
+    /// Times the listening socket could not accept (out of file descriptors), each followed by
+    /// a pause before accepting again.
+    package let acceptFailures: Metrics.Counter
 
     package init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -38,6 +44,8 @@ package final class SidecarMetrics: Sendable {
         reloadSuccesses = Metrics.Counter(label: "mcp_authz_policy_reloads_total", dimensions: [("result", "success")], factory: factory)
         reloadFailures = Metrics.Counter(label: "mcp_authz_policy_reloads_total", dimensions: [("result", "failure")], factory: factory)
         policyLoadedTime = Metrics.Gauge(label: "mcp_authz_policy_last_load_timestamp_seconds", factory: factory)
+        fastPathAnswers = Metrics.Counter(label: "mcp_authz_forward_auth_fast_path_answers_total", factory: factory)
+        acceptFailures = Metrics.Counter(label: "mcp_authz_accept_failures_total", factory: factory)
     }
 
     /// One decision: counted by server, answer and reason, and timed.

@@ -11,9 +11,16 @@ package struct JWKSRefresher: Service {
     }
 
     package func run() async {
+        // Ends on graceful shutdown or cancellation. Not `cancelOnGracefulShutdown()` on the
+        // stream: its merge can deadlock on cancellation when tasks run on NIO's event loops
+        // (swift-async-algorithms #430), which hung a failed start-up.
+        try? await cancelWhenGracefulShutdown { await self.refreshWhileInForce() }
+    }
+
+    private func refreshWhileInForce() async {
         await withDiscardingTaskGroup { group in
             var running: [ObjectIdentifier: AsyncStream<Void>.Continuation] = [:]
-            for await caches in cacheSets.cancelOnGracefulShutdown() {
+            for await caches in cacheSets {
                 let current = Set(caches.map(ObjectIdentifier.init))
                 for (id, retire) in running where !current.contains(id) {
                     retire.finish()

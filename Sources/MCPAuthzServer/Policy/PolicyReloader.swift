@@ -99,7 +99,7 @@ package actor PolicyReloader: Service {
         case let .failure(error):
             metrics.recordReload(success: false, at: now)
             audit?.event(
-                PolicyLoadEvent.failure(cause: cause.rawValue, path: builder.settings.policyPath, inForce: previous.revision, error: error)
+                .policyLoad(.failure(cause: cause.rawValue, path: builder.settings.policyPath, inForce: previous.revision, error: error))
             )
             logger.error(
                 "policy reload rejected; the policy in force stays",
@@ -116,7 +116,7 @@ package actor PolicyReloader: Service {
             store.install(runtime)
             metrics.recordReload(success: true, at: now)
             audit?.event(
-                PolicyLoadEvent.success(cause: cause.rawValue, path: builder.settings.policyPath, runtime: runtime, previous: previous.revision)
+                .policyLoad(.success(cause: cause.rawValue, path: builder.settings.policyPath, runtime: runtime, previous: previous.revision))
             )
             logger.info(
                 "policy reloaded",
@@ -146,28 +146,23 @@ package actor PolicyReloader: Service {
     }
 }
 
-/// Audit records of policy loads.
-enum PolicyLoadEvent {
-    static func success(cause: String, path: String, runtime: PolicyRuntime, previous: String?) -> EventRecord {
-        EventRecord(
-            "policy_load",
-            [
-                ("result", .string("success")), ("cause", .string(cause)), ("path", .string(path)),
-                ("policy_revision", .string(runtime.revision)), ("previous_revision", .string(previous)),
-                ("servers", .int(runtime.snapshot.servers.count)), ("issuers", .int(runtime.snapshot.issuers.count)),
-                ("warnings", .int(runtime.warnings.count)),
-            ]
+extension PolicyLoadRecord {
+    /// A policy that was loaded and put in force.
+    static func success(cause: String, path: String, runtime: PolicyRuntime, previous: String?) -> PolicyLoadRecord {
+        PolicyLoadRecord(
+            cause: cause, path: path, revision: runtime.revision,
+            outcome: .success(
+                servers: runtime.snapshot.servers.count, issuers: runtime.snapshot.issuers.count, warnings: runtime.warnings.count,
+                previousRevision: previous
+            )
         )
     }
 
-    static func failure(cause: String, path: String, inForce: String, error: PolicyLoadError) -> EventRecord {
-        EventRecord(
-            "policy_load",
-            [
-                ("result", .string("failure")), ("cause", .string(cause)), ("path", .string(path)), ("policy_revision", .string(inForce)),
-                ("problems", .int(error.diagnostics.count)),
-                ("error", .string(error.diagnostics.prefix(5).map(\.description).joined(separator: "\n"))),
-            ]
+    /// A policy that was refused; `inForce` stays.
+    static func failure(cause: String, path: String, inForce: String, error: PolicyLoadError) -> PolicyLoadRecord {
+        PolicyLoadRecord(
+            cause: cause, path: path, revision: inForce,
+            outcome: .failure(problems: error.diagnostics.count, error: error.diagnostics.prefix(5).map(\.description).joined(separator: "\n"))
         )
     }
 }

@@ -58,14 +58,8 @@ package struct RuntimeBuilder: Sendable {
     }
 
     private static func record(_ outcome: JWKSCache.RefreshOutcome, in audit: AuditLog) {
-        var fields: [(String, EventRecord.EventValue)] = [
-            ("issuer", .string(outcome.issuerID)), ("result", .string(outcome.error == nil ? "success" : "failure")),
-        ]
-        if let error = outcome.error {
-            fields += [("error", .string(error)), ("serving_last_good", .string(outcome.servingLastGood ? "true" : "false"))]
-        } else {
-            fields.append(("keys", .int(outcome.keys)))
-        }
-        audit.event(EventRecord("jwks_refresh", fields))
+        let result: AuditEvent.JWKSRefreshResult =
+            if let error = outcome.error { .failure(error: error, servingLastGood: outcome.servingLastGood) } else { .success(keys: outcome.keys) }
+        audit.event(.jwksRefresh(issuer: outcome.issuerID, outcome: result))
     }
 }

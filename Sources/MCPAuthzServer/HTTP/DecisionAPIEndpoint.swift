@@ -1,0 +1,106 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import MCPAuthzPolicy
+import MCPAuthzTokens
+
+/// `POST /v1/decide` and `POST /v1/filter`, for MCP servers that ask themselves: a JSON
+/// question, a JSON answer (200); 400 for a malformed question, 405 for another method, 413 for
+/// an oversized one.
+struct DecisionAPIEndpoint: Sendable {
+    let authorizer: Authorizer
+    let settings: SidecarSettings
+    let logger: Logger
+
+    func respond(to request: Request, filter: Bool) async -> Response {
+        guard request.method == .post else {
+            var headers = HTTPFields()
+            headers[.allow] = "POST"
+            return Response.problem(.methodNotAllowed, "use POST", headers: headers)
+        }
+        let body: [UInt8]
+        switch await RequestBody.read(request, maxBytes: settings.body.maxBytes) {
+        case let .success(bytes?): body = bytes
+        case .success(nil): return Response.problem(.badRequest, "the request has no body")
+        case let .failure(rejection) where rejection.reason == .bodyTooLarge: return Response.problem(.contentTooLarge, rejection.message)
+        case let .failure(rejection): return Response.problem(.badRequest, rejection.message)
+        }
+        let runtime = authorizer.store.runtime
+        do throws(DecisionAPIError) {
+            if filter {
+                let question = try FilterQuestion(body, maxNames: settings.maxFilterNames)
+                return Response.json(.ok, await filterAnswer(question, request: request, runtime: runtime))
+            }
+            let question = try DecideQuestion(body)
+            let outcome = await authorizer.decide(
+                AuthzQuestion(
+                    runtime: runtime, serverID: runtime.snapshot.servers[question.server] == nil ? nil : question.server,
+                    token: { _ throws(TokenFailure) in try question.bearerToken() }, messages: { [question.message] }
+                )
+            )
+            await record(outcome, endpoint: "decide", path: "/v1/decide", request: request, runtime: runtime)
+            return Response.json(.ok, decideAnswer(outcome, runtime: runtime))
+        } catch {
+            return Response.problem(.badRequest, error.message)
+        }
+    }
+
+    /// Logs the decision and hands its record to the audit log.
+    private func record(_ outcome: AuthzOutcome, endpoint: String, path: String, request: Request, runtime: PolicyRuntime) async {
+        outcome.log(to: logger, method: "API", path: path)
+        guard let audit = authorizer.audit else { return }
+        let record = DecisionRecord(
+            outcome, endpoint: endpoint, requestID: request.headers[.requestID], httpMethod: nil, httpPath: nil, runtime: runtime
+        )
+        await audit.record(AuditEntry(time: Date().timeIntervalSince1970, .decision(record)))
+    }
+
+    private func decideAnswer(_ outcome: AuthzOutcome, runtime: PolicyRuntime) -> [UInt8] {
+        var json = JSONWriter()
+        json.field("allow", outcome.allowed)
+        json.field("status", outcome.status)
+        json.field("reason", outcome.reason)
+        json.field("rule", outcome.rule)
+        json.field("server", outcome.serverID)
+        json.field("subject", outcome.identity?.subject)
+        json.field("email", outcome.identity?.usableEmail)
+        json.field("scopes", outcome.identity.map { $0.scopes.sorted() } ?? [])
+        json.field("required_scopes", outcome.requiredScopes)
+        json.field("decision_id", outcome.decisionID)
+        json.field("policy_revision", outcome.policyRevision)
+        // The header an MCP server should send its client with a denial.
+        json.field("www_authenticate", outcome.challenge(in: runtime))
+        return json.finish()
+    }
+
+    private func filterAnswer(_ question: FilterQuestion, request: Request, runtime: PolicyRuntime) async -> [UInt8] {
+        let outcome = await authorizer.decide(
+            AuthzQuestion(
+                runtime: runtime, serverID: runtime.snapshot.servers[question.server] == nil ? nil : question.server,
+                token: { _ throws(TokenFailure) in try question.bearerToken() }, messages: { nil }
+            )
+        )
+        await record(outcome, endpoint: "filter", path: "/v1/filter", request: request, runtime: runtime)
+        var json = JSONWriter()
+        json.field("allow", outcome.allowed)
+        json.field("status", outcome.status)
+        json.field("reason", outcome.reason)
+        json.field("decision_id", outcome.decisionID)
+        json.field("policy_revision", outcome.policyRevision)
+        for (kind, names) in question.lists {
+            var permitted: [String] = []
+            if outcome.allowed, let serverID = outcome.serverID, let identity = outcome.identity {
+                let method = FilterQuestion.method(for: kind)
+                permitted = names.filter { name in
+                    runtime.snapshot.decide(
+                        DecisionInput(serverID: serverID, identity: identity, operation: MCPOperation(method: method, name: name))
+                    ).isAllowed
+                }
+            }
+            json.field(FilterQuestion.key(for: kind), permitted)
+        }
+        json.field("www_authenticate", outcome.challenge(in: runtime))
+        return json.finish()
+    }
+}
