@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MCPAuthzPolicy
 import Metrics
+import NIOPosix
 import Synchronization
 
 /// One issuer's signing keys, kept fresh.
@@ -179,10 +180,12 @@ package actor JWKSCache {
     /// The JWKS bytes and their max-age, from the file, the configured URI or discovery.
     private func document() async throws(JWKSFetchError) -> (Data, Int?) {
         if let file = issuer.jwksFile?.value {
+            let maxBytes = settings.maxDocumentBytes
             do {
-                return (try BoundedFile.read(file, maxBytes: settings.maxDocumentBytes), nil)
+                // A file read can block: off the event loops.
+                return (try await NIOThreadPool.singleton.runIfActive { try BoundedFile.read(file, maxBytes: maxBytes) }, nil)
             } catch {
-                throw JWKSFetchError("\(file): \(error)")
+                throw JWKSFetchError("\(file): \(error)", cause: error)
             }
         }
         guard let fetcher else { throw JWKSFetchError("no HTTP client for issuer \(issuerID)") }

@@ -186,7 +186,8 @@ package final class AuditLog: Service, Sendable {
             do { try await Task.sleep(for: interval) } catch { return }
             if isStalled {
                 failures.increment()
-                becomeUnhealthy(AuditSinkError(message: "an audit write made no progress for \(settings.stallTimeout)"))
+                let seconds = Double(settings.stallTimeout.components.seconds) + Double(settings.stallTimeout.components.attoseconds) / 1e18
+                becomeUnhealthy(AuditSinkError(message: "an audit write made no progress for \(seconds) s"))
             }
         }
     }

@@ -23,6 +23,14 @@ package enum AuditDestination: Sendable, Equatable, CustomStringConvertible {
 /// A write that did not complete, with the system's reason.
 package struct AuditSinkError: Error, Sendable, CustomStringConvertible {
     package var message: String
+    /// The system's error number when a system call failed; nil for a stall.
+    package var errorNumber: Int32?
+
+    init(message: String, errorNumber: Int32? = nil) {
+        self.message = message
+        self.errorNumber = errorNumber
+    }
+
     package var description: String { message }
 }
 
@@ -49,7 +57,7 @@ final class AuditSink {
 
     private static func open(_ path: String) throws(AuditSinkError) -> Int32 {
         let descriptor = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw AuditSinkError(message: "cannot open \(path): \(Self.reason())") }
+        guard descriptor >= 0 else { throw AuditSinkError(message: "cannot open \(path): \(Self.reason())", errorNumber: errno) }
         return descriptor
     }
 
@@ -65,7 +73,7 @@ final class AuditSink {
             }
             if written < 0 {
                 if errno == EINTR { continue }
-                throw AuditSinkError(message: "cannot write to \(destination): \(Self.reason())")
+                throw AuditSinkError(message: "cannot write to \(destination): \(Self.reason())", errorNumber: errno)
             }
             offset += written
         }

@@ -20,31 +20,29 @@ struct ForwardAuthEndpoint: Sendable {
 
     var audit: AuditLog? { authorizer.audit }
 
-    /// The answer to one call, for either entry to send.
-    struct Answer {
+    /// The answer to one call, its headers in the type the entry sends.
+    struct Answer<Headers: AnswerHeaders> {
         var status: Int
-        var headers: [(HTTPField.Name, String)]
+        var headers: Headers
         var body: [UInt8]
         /// The audit record to queue before the answer is sent; nil with the audit log off.
         var auditEntry: AuditEntry?
     }
 
-    /// An answer made without suspending, as NIO's parts, and what it was made from (to answer
-    /// a denial instead when its audit record is dropped while it waits for room).
+    /// An answer made without suspending, as NIO's parts.
     struct ImmediateAnswer {
         var head: HTTPResponseHead
         var body: [UInt8]
-        var auditEntry: AuditEntry?
-        var source: Source
     }
 
-    /// What an answer was made from.
-    struct Source {
-        var outcome: AuthzOutcome
-        var call: ForwardAuthQuestion
-        var method: String?
-        var uri: String?
-        var runtime: PolicyRuntime
+    /// What the fast path sends.
+    enum FastAnswer {
+        /// Send it now: its record, if any, is queued.
+        case now(ImmediateAnswer)
+        /// The audit buffer is full: queue `entry` (waiting for room), then send `answer`; or,
+        /// when the record is dropped meanwhile, `ifDropped` (an allow withheld, with its own
+        /// record to offer), when given.
+        case afterAudit(ImmediateAnswer, entry: AuditEntry, ifDropped: (ImmediateAnswer, AuditEntry?)?)
     }
 
     // MARK: The two entries
@@ -59,50 +57,45 @@ struct ForwardAuthEndpoint: Sendable {
             case let .refused(outcome): (outcome, call.claimedOriginal.method, call.claimedOriginal.uri)
             case let .ask(question, forwarded): (await authorizer.decide(question), forwarded.method, forwarded.uri)
             }
-        var answer = answer(outcome.0, call: call, method: outcome.method, uri: outcome.uri, runtime: runtime)
+        var answer = answer(outcome.0, call: call, method: outcome.method, uri: outcome.uri, runtime: runtime, headers: HTTPFields())
         if let entry = answer.auditEntry, let audit, !(await audit.record(entry)), authorizer.mustWithhold(outcome.0) {
-            answer = self.answer(authorizer.withheld(outcome.0), call: call, method: outcome.method, uri: outcome.uri, runtime: runtime)
+            answer = self.answer(
+                authorizer.withheld(outcome.0), call: call, method: outcome.method, uri: outcome.uri, runtime: runtime, headers: HTTPFields()
+            )
             if let denial = answer.auditEntry { await audit.record(denial) }
         }
         return Response(
-            status: HTTPResponse.Status(code: answer.status), headers: HTTPFields(answer.headers.map { HTTPField(name: $0.0, value: $0.1) }),
-            body: .init(byteBuffer: ByteBuffer(bytes: answer.body))
+            status: HTTPResponse.Status(code: answer.status), headers: answer.headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.body))
         )
     }
 
-    /// The fast path's entry: the answer when it can be decided now, nil to leave the call to
-    /// `respond` (a token needing a key fetch; forward headers that must be refused, which
-    /// `respond` does with the audit record it writes for them).
-    func answerNow(_ head: HTTPRequestHead) -> ImmediateAnswer? {
+    /// The fast path's entry: the answer when it can be decided now, its record queued (or to
+    /// be queued, when the buffer is full); nil to leave the call to `respond` (a token needing
+    /// a key fetch; forward headers that must be refused, which `respond` does with the audit
+    /// record it writes for them).
+    func answerNow(_ head: HTTPRequestHead) -> FastAnswer? {
         let call = ForwardAuthQuestion(head)
         let runtime = authorizer.store.runtime
         guard case let .ask(question, forwarded) = question(call, body: .success(nil), runtime: runtime),
             let outcome = authorizer.decideNow(question)
         else { return nil }
-        return immediate(Source(outcome: outcome, call: call, method: forwarded.method, uri: forwarded.uri, runtime: runtime))
+        let answer = immediate(outcome, call: call, method: forwarded.method, uri: forwarded.uri, runtime: runtime)
+        guard let entry = answer.auditEntry, let audit, !audit.recordNow(entry) else { return .now(answer.answer) }
+        // Rare: the buffer is full. Made now, so nothing of this request need be kept.
+        let withheld =
+            authorizer.mustWithhold(outcome)
+            ? immediate(authorizer.withheld(outcome), call: call, method: forwarded.method, uri: forwarded.uri, runtime: runtime) : nil
+        return .afterAudit(answer.answer, entry: entry, ifDropped: withheld.map { ($0.answer, $0.auditEntry) })
     }
 
-    /// For the fast path, when an answer's audit record was dropped while it waited for room:
-    /// the denial to send instead of an allow (its own record offered), or nil to send it as
-    /// it is.
-    func withheld(_ answer: ImmediateAnswer) -> ImmediateAnswer? {
-        guard authorizer.mustWithhold(answer.source.outcome) else { return nil }
-        var source = answer.source
-        source.outcome = authorizer.withheld(source.outcome)
-        let denial = immediate(source)
-        if let entry = denial.auditEntry { audit?.recordOrCount(entry) }
-        return denial
-    }
-
-    private func immediate(_ source: Source) -> ImmediateAnswer {
-        let answer = answer(source.outcome, call: source.call, method: source.method, uri: source.uri, runtime: source.runtime)
+    private func immediate(
+        _ outcome: AuthzOutcome, call: ForwardAuthQuestion, method: String?, uri: String?, runtime: PolicyRuntime
+    ) -> (answer: ImmediateAnswer, auditEntry: AuditEntry?) {
         var headers = HTTPHeaders()
-        headers.reserveCapacity(answer.headers.count)
-        for (name, value) in answer.headers { headers.add(name: name.rawName, value: value) }
-        return ImmediateAnswer(
-            head: HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: answer.status), headers: headers),
-            body: answer.body, auditEntry: answer.auditEntry, source: source
-        )
+        headers.reserveCapacity(10)
+        let answer = answer(outcome, call: call, method: method, uri: uri, runtime: runtime, headers: headers)
+        let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: answer.status), headers: answer.headers)
+        return (ImmediateAnswer(head: head, body: answer.body), answer.auditEntry)
     }
 
     // MARK: The one decision
@@ -139,7 +132,9 @@ struct ForwardAuthEndpoint: Sendable {
     /// The answer to an outcome: 200 with the identity headers, or 401/403 with the challenge,
     /// the reason and a small JSON body; Content-Length set. Logs the decision and makes its
     /// audit record.
-    private func answer(_ outcome: AuthzOutcome, call: ForwardAuthQuestion, method: String?, uri: String?, runtime: PolicyRuntime) -> Answer {
+    private func answer<Headers: AnswerHeaders>(
+        _ outcome: AuthzOutcome, call: ForwardAuthQuestion, method: String?, uri: String?, runtime: PolicyRuntime, headers: Headers
+    ) -> Answer<Headers> {
         outcome.log(to: logger, method: method ?? "-", path: uri ?? "-")
         let entry = audit.map { _ in
             AuditEntry(
@@ -147,31 +142,54 @@ struct ForwardAuthEndpoint: Sendable {
                 .decision(DecisionRecord(outcome, endpoint: "auth", requestID: call.requestID, httpMethod: method, httpPath: uri, runtime: runtime))
             )
         }
-        var headers: [(HTTPField.Name, String)] = [(.authzDecisionID, outcome.decisionID), (.authzPolicyRevision, outcome.policyRevision)]
+        var headers = headers
+        headers.set(.authzDecisionID, outcome.decisionID)
+        headers.set(.authzPolicyRevision, outcome.policyRevision)
         if outcome.allowed {
             if let identity = outcome.identity {
-                headers += [
-                    (.authzSubject, HeaderValue.sanitized(identity.subject ?? "")),
-                    (.authzEmail, HeaderValue.sanitized(identity.usableEmail ?? "")),
-                    (.authzScopes, HeaderValue.scopes(identity.scopes)),
-                    (.authzIssuer, HeaderValue.sanitized(runtime.snapshot.issuers[identity.issuerID]?.issuer.value ?? "")),
-                    (.authzClient, HeaderValue.sanitized(identity.clientID ?? "")),
-                ]
+                headers.set(.authzSubject, HeaderValue.sanitized(identity.subject ?? ""))
+                headers.set(.authzEmail, HeaderValue.sanitized(identity.usableEmail ?? ""))
+                headers.set(.authzScopes, HeaderValue.scopes(identity.scopes))
+                headers.set(.authzIssuer, HeaderValue.sanitized(runtime.snapshot.issuers[identity.issuerID]?.issuer.value ?? ""))
+                headers.set(.authzClient, HeaderValue.sanitized(identity.clientID ?? ""))
             }
-            headers += [(.authzServer, outcome.serverID ?? ""), (.contentLength, "0")]
+            headers.set(.authzServer, outcome.serverID ?? "")
+            headers.set(.contentLength, "0")
             return Answer(status: 200, headers: headers, body: [], auditEntry: entry)
         }
-        headers.append((.authzReason, outcome.reason))
+        headers.set(.authzReason, outcome.reason)
         if let challenge = outcome.challenge(in: runtime) ?? (outcome.status == 401 ? "Bearer" : nil) {
-            headers.append((.wwwAuthenticate, challenge))
+            headers.set(.wwwAuthenticate, challenge)
         }
         var json = JSONWriter()
         json.field("error", outcome.status == 401 ? "unauthorized" : "forbidden")
         json.field("reason", outcome.reason)
         json.field("decision_id", outcome.decisionID)
         let body = json.finish()
-        headers += [(.contentType, "application/json"), (.contentLength, String(body.count))]
+        headers.set(.contentType, "application/json")
+        headers.set(.contentLength, String(body.count))
         return Answer(status: outcome.status == 401 ? 401 : 403, headers: headers, body: body, auditEntry: entry)
+    }
+}
+
+/// Where a forward-auth answer's headers go: Swift HTTP types (Hummingbird's responses) or
+/// NIO's own (the event loop's fast path), written straight into either.
+protocol AnswerHeaders {
+    mutating func set(_ name: HTTPField.Name, _ value: String)
+}
+
+extension HTTPFields: AnswerHeaders {
+    mutating func set(_ name: HTTPField.Name, _ value: String) {
+        self[name] = value
+    }
+}
+
+extension HTTPHeaders: AnswerHeaders {
+    /// Adds the field: `answer` sets each name once, on headers made empty. Values are checked
+    /// for CR, LF and NUL when written (the pipeline validates outbound headers), as Swift HTTP
+    /// types would when they are set.
+    mutating func set(_ name: HTTPField.Name, _ value: String) {
+        add(name: name.rawName, value: value)
     }
 }
 

@@ -48,24 +48,27 @@ final class ForwardAuthFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Decides a request here, or hands it on when it cannot be decided without waiting.
     private func decide(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        guard let answer = endpoint.answerNow(head) else {
+        switch endpoint.answerNow(head) {
+        case nil:
             state.handedOnUndecided()
             context.fireChannelRead(wrapInboundOut(.head(head)))
             context.fireChannelRead(wrapInboundOut(.end(nil)))
-            return
-        }
-        if let entry = answer.auditEntry, let audit = endpoint.audit, !audit.recordNow(entry) {
-            // The audit buffer is full: wait for room, as the asynchronous path does; later
-            // parts wait in `state` so that answers keep their order.
+        case let .now(answer)?:
+            send(answer, context: context)
+        case let .afterAudit(answer, entry, ifDropped)?:
+            // The audit buffer is full: wait for room, as the general path does; later parts
+            // wait in `state` so that answers keep their order.
+            guard let audit = endpoint.audit else { return send(answer, context: context) }
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             context.eventLoop.makeFutureWithTask { await audit.record(entry) }.whenComplete { result in
                 let (handler, context) = loopBound.value
-                let queued = (try? result.get()) ?? false
-                handler.send(queued ? answer : handler.endpoint.withheld(answer) ?? answer, context: context)
+                guard (try? result.get()) == false, let (denial, denialEntry) = ifDropped else {
+                    return handler.send(answer, context: context)
+                }
+                if let denialEntry { audit.recordOrCount(denialEntry) }
+                handler.send(denial, context: context)
             }
-            return
         }
-        send(answer, context: context)
     }
 
     private func send(_ answer: ForwardAuthEndpoint.ImmediateAnswer, context: ChannelHandlerContext) {

@@ -135,10 +135,13 @@ package actor PolicyReloader: Service {
     }
 
     private func watch(every interval: Duration) async {
-        var seen = PolicyFingerprint.of(path: builder.settings.policyPath)
+        let path = builder.settings.policyPath
+        // stat(2) and readlink(2) can block (a hung network file system): off the event loops.
+        let fingerprint = { () async -> PolicyFingerprint? in try? await NIOThreadPool.singleton.runIfActive { PolicyFingerprint.of(path: path) } }
+        var seen = await fingerprint()
         while true {
             do { try await Task.sleep(for: interval) } catch { return }
-            let now = PolicyFingerprint.of(path: builder.settings.policyPath)
+            guard let now = await fingerprint() else { return }
             guard now != seen else { continue }
             seen = now
             await reload(.fileChange)
