@@ -69,7 +69,9 @@ struct DemoCommand: AsyncParsableCommand {
                 return true
             }
             group.addTask {
-                // Keys are fetched from this very server, so wait until it answers, then print.
+                // Keys are fetched from this very server, so wait until it listens and serves
+                // them, then print.
+                while !sidecar.isListening { try await Task.sleep(for: .milliseconds(20)) }
                 while !store.issuersSettled || store.runtime.authenticator.caches.values.contains(where: { $0.availability != .ready }) {
                     for cache in store.runtime.authenticator.caches.values where cache.availability != .ready {
                         await cache.refresh(.onDemand)

@@ -27,6 +27,9 @@ package struct Sidecar: Sendable {
     /// Set once the listening socket is bound: an error before it is a failure to listen.
     let listening: ListeningFlag
 
+    /// Whether the server has bound its socket.
+    package var isListening: Bool { listening.isSet }
+
     /// Loads the policy (refusing to start on an invalid one) and assembles the sidecar.
     /// - Parameters:
     ///   - trapsSIGHUP: reload on SIGHUP; only one sidecar per process may.
@@ -96,14 +99,17 @@ package struct Sidecar: Sendable {
             )
         }
         let listening = ListeningFlag()
+        let (bound, boundContinuation) = AsyncStream.makeStream(of: Void.self)
         let application = Application(
             responder: responder, server: server,
             configuration: ApplicationConfiguration(address: address, serverName: nil),
             // Stopped in reverse order after the HTTP server: the audit log last, so it records
             // every request the server finished.
-            services: (audit.map { [$0] } ?? []) + [JWKSRefresher(store: store), reloader],
+            services: (audit.map { [$0] } ?? []) + [JWKSRefresher(store: store, listening: bound), reloader],
             onServerRunning: { channel in
                 listening.set()
+                boundContinuation.yield()
+                boundContinuation.finish()
                 try? await channel.eventLoop.submit {
                     try channel.pipeline.syncOperations.addHandler(
                         AcceptFailureHandler(logger: logger, failures: metrics.acceptFailures), position: .first

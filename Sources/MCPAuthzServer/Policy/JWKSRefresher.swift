@@ -3,18 +3,28 @@ import ServiceLifecycle
 
 /// Keeps the scheduled refresh of every issuer's keys running for the policy in force:
 /// starts the caches a reload adds and stops those it drops.
+///
+/// The first refresh waits until the server listens (`listening` yields): an issuer served by
+/// this very process (the demo's) is then reachable, and a socket that cannot be bound fetches
+/// nothing before the process exits.
 package struct JWKSRefresher: Service {
     let cacheSets: AsyncStream<[JWKSCache]>
+    let listening: AsyncStream<Void>
 
-    package init(store: PolicyStore) {
+    package init(store: PolicyStore, listening: AsyncStream<Void>) {
         cacheSets = store.cacheSets
+        self.listening = listening
     }
 
     package func run() async {
         // Ends on graceful shutdown or cancellation. Not `cancelOnGracefulShutdown()` on the
         // stream: its merge can deadlock on cancellation when tasks run on NIO's event loops
         // (swift-async-algorithms #430), which hung a failed start-up.
-        try? await cancelWhenGracefulShutdown { await self.refreshWhileInForce() }
+        try? await cancelWhenGracefulShutdown {
+            for await _ in self.listening { break }
+            guard !Task.isCancelled else { return }
+            await self.refreshWhileInForce()
+        }
     }
 
     private func refreshWhileInForce() async {
