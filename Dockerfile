@@ -8,6 +8,7 @@ WORKDIR /src
 # Dependencies first, so source edits do not refetch them.
 COPY Package.swift ./
 RUN swift package resolve
+COPY Plugins ./Plugins
 COPY Sources ./Sources
 COPY Tests ./Tests
 RUN swift build -c release --static-swift-stdlib --product mcp-authz \

@@ -90,8 +90,11 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            plugins: ["BuildInfo"]
         ),
+        // Records the commit being built, for `mcp-authz version`.
+        .plugin(name: "BuildInfo", capability: .buildTool()),
         // The benchmark's reference for the HTTP stack: SwiftNIO's HTTP/1 server answering a constant.
         .executableTarget(
             name: "NIOConstant",

@@ -60,5 +60,14 @@ expect "missing path" 1 'no such file or folder' -- "$bin" validate "$work/nothi
 expect "schema rejects what the loader rejects" 1 'Additional properties are not allowed' -- \
     python3 "$here/scripts/check-schema.py" "$here/policies/schema.json" "$fixtures/bad/bad.yaml"
 
+commit=$(git -C "$here" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+expect "--version names the release and the commit" 0 "^mcp-authz [0-9]+\.[0-9]+\.[0-9]+[^ ]* \(commit $commit(-modified)?\)$" -- "$bin" --version
+expect "version is the same" 0 "^mcp-authz [0-9]+\.[0-9]+\.[0-9]+[^ ]* \(commit $commit(-modified)?\)$" -- "$bin" version
+expect "a bad --listen names the option and the forms" 64 \
+    "--listen: invalid value '9090' \(given as the option\): expected HOST:PORT, \[IPv6\]:PORT or unix:PATH" -- \
+    "$bin" serve --policies "$here/policies" --listen 9090
+expect "a bad variable names it" 64 "--audit-failure: invalid value 'maybe' \(from MCP_AUTHZ_AUDIT_FAILURE\): expected deny or continue" -- \
+    env MCP_AUTHZ_AUDIT_FAILURE=maybe "$bin" serve --policies "$here/policies"
+
 echo "cli: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

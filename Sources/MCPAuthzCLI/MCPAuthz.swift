@@ -12,6 +12,10 @@ struct MCPAuthz: AsyncParsableCommand {
             caller may use. Run the sidecar with 'serve' (or try it with 'demo'), check policies with \
             'validate', see a decision with 'explain', and run their test cases (*_test.yaml) with 'test'.
             """,
-        subcommands: [ServeCommand.self, DemoCommand.self, ValidateCommand.self, ExplainCommand.self, TestCommand.self, AuditCommand.self]
+        version: MCPAuthzVersion.text,
+        subcommands: [
+            ServeCommand.self, DemoCommand.self, ValidateCommand.self, ExplainCommand.self, TestCommand.self, AuditCommand.self,
+            VersionCommand.self,
+        ]
     )
 }

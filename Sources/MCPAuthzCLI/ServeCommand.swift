@@ -67,14 +67,20 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         EventLoops.configure()
         let environment = ProcessInfo.processInfo.environment
-        let level = try Self.value(logLevel, "MCP_AUTHZ_LOG_LEVEL", environment, default: "info") { Logger.Level(rawValue: $0) }
+        let level = try Self.value(
+            logLevel, "MCP_AUTHZ_LOG_LEVEL", environment, default: "info", expected: "trace, debug, info, notice, warning, error or critical"
+        ) { Logger.Level(rawValue: $0) }
         let logger = Self.logger(level: level)
         guard let policyPath = policies ?? environment["MCP_AUTHZ_POLICIES"] else {
             throw ValidationError("give the policy path with --policies or MCP_AUTHZ_POLICIES")
         }
         var settings = try limits.settings(policyPath: policyPath, environment: environment)
-        settings.listen = try Self.value(listen, "MCP_AUTHZ_LISTEN", environment, default: "127.0.0.1:9090") { ListenAddress($0) }
-        let interval = try Self.value(watchInterval.map { String($0) }, "MCP_AUTHZ_WATCH_INTERVAL", environment, default: "2") {
+        settings.listen = try Self.value(
+            listen, "MCP_AUTHZ_LISTEN", environment, default: "127.0.0.1:9090", expected: "HOST:PORT, [IPv6]:PORT or unix:PATH (e.g. 127.0.0.1:9090)"
+        ) { ListenAddress($0) }
+        let interval = try Self.value(
+            watchInterval.map { String($0) }, "MCP_AUTHZ_WATCH_INTERVAL", environment, default: "2", expected: "seconds, 0 or more"
+        ) {
             Double($0).flatMap { $0 >= 0 ? $0 : nil }
         }
         settings.watchInterval = interval == 0 ? nil : .milliseconds(Int64(interval * 1000))
@@ -124,17 +130,23 @@ struct ServeCommand: AsyncParsableCommand {
         if destinations.contains("none") && destinations.count > 1 {
             throw ValidationError("audit destination 'none' cannot be combined with others")
         }
-        settings.failClosed = try Self.value(auditFailure, "MCP_AUTHZ_AUDIT_FAILURE", environment, default: "deny") { text -> Bool? in
+        settings.failClosed = try Self.value(auditFailure, "MCP_AUTHZ_AUDIT_FAILURE", environment, default: "deny", expected: "deny or continue") {
+            text -> Bool? in
             switch text {
             case "deny": true
             case "continue": false
             default: nil
             }
         }
-        settings.bufferCapacity = try Self.value(auditBuffer.map { String($0) }, "MCP_AUTHZ_AUDIT_BUFFER", environment, default: "65536") {
+        settings.bufferCapacity = try Self.value(
+            auditBuffer.map { String($0) }, "MCP_AUTHZ_AUDIT_BUFFER", environment, default: "65536", expected: "a whole number above 0"
+        ) {
             Int($0).flatMap { $0 > 0 ? $0 : nil }
         }
-        let stall = try Self.value(auditStallTimeout.map { String($0) }, "MCP_AUTHZ_AUDIT_STALL_TIMEOUT", environment, default: "2") {
+        let stall = try Self.value(
+            auditStallTimeout.map { String($0) }, "MCP_AUTHZ_AUDIT_STALL_TIMEOUT", environment, default: "2",
+            expected: "seconds, above 0 and at most 3600"
+        ) {
             Double($0).flatMap { $0 > 0 && $0 <= 3600 ? $0 : nil }
         }
         settings.stallTimeout = .milliseconds(Int64(stall * 1000))
@@ -153,14 +165,25 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     /// A flag's value, else the environment variable's, else the default, parsed; a value that
-    /// does not parse is an error naming where it came from.
+    /// does not parse is an error naming the option, where the value came from, and the form
+    /// expected: `--listen: invalid value '9090' (given as the option): expected HOST:PORT, ...`.
     static func value<T>(
-        _ flag: String?, _ variable: String, _ environment: [String: String], default fallback: String, parse: (String) -> T?
+        _ flag: String?, _ variable: String, _ environment: [String: String], default fallback: String, expected: String,
+        parse: (String) -> T?
     ) throws -> T {
         let (text, source) =
-            if let flag { (flag, "option") } else if let env = environment[variable] { (env, variable) } else { (fallback, "default") }
-        guard let value = parse(text) else { throw ValidationError("invalid value '\(text)' (from \(source))") }
+            if let flag { (flag, "given as the option") } else if let env = environment[variable] {
+                (env, "from \(variable)")
+            } else { (fallback, "the default") }
+        guard let value = parse(text) else {
+            throw ValidationError("\(option(for: variable)): invalid value '\(text)' (\(source)): expected \(expected)")
+        }
         return value
+    }
+
+    /// The flag an `MCP_AUTHZ_*` variable stands for: `MCP_AUTHZ_MAX_BODY_BYTES` is `--max-body-bytes`.
+    static func option(for variable: String) -> String {
+        "--" + variable.dropFirst("MCP_AUTHZ_".count).lowercased().replacingOccurrences(of: "_", with: "-")
     }
 }
 
@@ -219,12 +242,14 @@ struct ServerLimitOptions: ParsableArguments {
     func settings(policyPath: String, environment: [String: String]) throws -> SidecarSettings {
         var settings = SidecarSettings(policyPath: policyPath)
         func positive(_ flag: Int?, _ variable: String, _ fallback: Int) throws -> Int {
-            try ServeCommand.value(flag.map { String($0) }, variable, environment, default: String(fallback)) {
+            try ServeCommand.value(flag.map { String($0) }, variable, environment, default: String(fallback), expected: "a whole number above 0") {
                 Int($0).flatMap { $0 > 0 ? $0 : nil }
             }
         }
         func seconds(_ flag: Double?, _ variable: String, _ fallback: Duration) throws -> Duration {
-            let value = try ServeCommand.value(flag.map { String($0) }, variable, environment, default: "\(fallback.components.seconds)") {
+            let value = try ServeCommand.value(
+                flag.map { String($0) }, variable, environment, default: "\(fallback.components.seconds)", expected: "seconds, above 0"
+            ) {
                 Double($0).flatMap { $0 > 0 ? $0 : nil }
             }
             return .milliseconds(Int64(value * 1000))

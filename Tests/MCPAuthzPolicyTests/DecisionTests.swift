@@ -136,7 +136,7 @@ import Testing
                     """, issuerExtra: "\n  - id: other\n    issuer: https://other.example.com/"
             )
         )
-        #expect(s.decide(.caller(issuer: "other"), "ping") == Decision(effect: .deny, status: 401, reason: .issuerNotAccepted))
+        #expect(s.decide(.caller(issuer: "other"), "ping") == Decision(effect: .deny, status: 401, reason: .issuerUntrusted))
     }
 
     @Test func anUnknownServerIsDenied() throws {

@@ -32,6 +32,8 @@ import Testing
             + server("ported", "{ host: \"mcp.example.com:8443\", path_prefix: /p }")
             + server("catch-all", "{ host: other.example.com }")
             + server("cafe", "{ host: mcp.example.com, path_prefix: \"/caf\u{e9}\" }")
+            + server("any-host-deep", "{ path_prefix: /docs/deep }")
+            + server("any-host-root", "{ path_prefix: / }")
         router = try compile(yaml).router
     }
 
@@ -56,6 +58,13 @@ import Testing
             ("mcp.example.com", "/docs/\u{301}x", "docs"),
             ("mcp.example.com", "/caf\u{e9}/mcp", "cafe"),
             ("mcp.example.com", "/cafe\u{301}/mcp", nil),
+            // Virtual hosts: a server naming the host beats every host-less one, even one with
+            // a deeper prefix, and no match among them is no server (as nginx's server_name).
+            ("mcp.example.com", "/docs/deep/x", "docs"),
+            ("elsewhere.example.com", "/docs/deep/x", "any-host-deep"),
+            ("mcp.example.com", "/zzz", nil),
+            ("elsewhere.example.com", "/zzz", "any-host-root"),
+            (nil, "/zzz", "any-host-root"),
         ] as [(String?, String, String?)])
     func routes(host: String?, path: String, server: String?) {
         #expect(router.serverID(host: host, path: path) == server)

@@ -302,4 +302,33 @@ import Testing
         let warnings = try fixture.load().warnings.map { $0.description.replacingOccurrences(of: fixture.folder + "/", with: "") }
         #expect(warnings == ["policy.yaml:12:28: warning: 'tools/cal' is not an MCP method this version knows (did you mean 'tools/call'?)"])
     }
+
+    /// A host-less server never takes requests for a host another server names, whatever its
+    /// prefix: where the prefixes overlap, validation says so.
+    @Test func aHostlessServerOverlappingANamedHostIsAWarning() throws {
+        func server(_ id: String, _ match: String) -> String {
+            """
+              - id: \(id)
+                match: \(match)
+                resource: https://x.example.com/\(id)
+                issuers: [idp]
+                rules:
+                  - name: r
+                    allow: { methods: [ping] }
+
+            """
+        }
+        let fixture = try PolicyFixture(
+            "version: 1\nissuers:\n  - id: idp\n    issuer: https://idp.example.com/\nservers:\n"
+                + server("docs", "{ host: mcp.example.com, path_prefix: /docs }")
+                + server("deep", "{ path_prefix: /docs/deep }")
+                + server("apart", "{ path_prefix: /images }")
+        )
+        defer { fixture.remove() }
+        let warnings = try fixture.load().warnings.map { $0.description.replacingOccurrences(of: fixture.folder + "/", with: "") }
+        #expect(
+            warnings == [
+                "policy.yaml:14:12: warning: server 'deep' (any host, path_prefix /docs/deep) overlaps server 'docs' (host mcp.example.com): requests for mcp.example.com go only to the servers naming that host, never to 'deep'"
+            ])
+    }
 }

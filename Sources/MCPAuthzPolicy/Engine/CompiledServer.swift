@@ -47,7 +47,7 @@ package final class CompiledServer: Sendable {
 
     func decide(_ identity: Identity, _ operation: MCPOperation) -> Decision {
         guard acceptedIssuers.contains(identity.issuerID) else {
-            return Decision(effect: .deny, status: 401, reason: .issuerNotAccepted)
+            return Decision(effect: .deny, status: 401, reason: .issuerUntrusted)
         }
         let (firstDeny, firstAllow, scopedAllows) = firstMatches(identity, operation)
         if firstDeny != .max {

@@ -15,8 +15,10 @@ package struct Decision: Sendable, Equatable {
         case noMatchingRule = "no_matching_rule"
         /// The server named is not in the policy.
         case unknownServer = "unknown_server"
-        /// The token's issuer is not one the server accepts.
-        case issuerNotAccepted = "issuer_not_accepted"
+        /// The token's issuer is not one the server accepts: the same code the token checks give
+        /// (`TokenFailure.Reason.issuerUntrusted`), so `mcp-authz test`, `/auth`, `/v1/decide`,
+        /// the audit log and the metrics name the case alike.
+        case issuerUntrusted = "issuer_untrusted"
     }
 
     package var effect: Effect

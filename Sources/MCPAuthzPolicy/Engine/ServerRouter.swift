@@ -1,9 +1,12 @@
 /// Finds the server a proxied request belongs to, from its host and path.
 ///
-/// The longest matching path prefix wins, and a server naming the host beats one that matches
-/// any host. Prefixes match on path-segment boundaries: `/mcp` covers `/mcp` and `/mcp/x`,
-/// never `/mcpx`; a trailing `/` in a prefix is ignored. Validation guarantees no two servers
-/// share a host and prefix.
+/// Virtual-host semantics, as nginx's `server_name`: when any server names the request's host,
+/// only the servers naming it are candidates (a host-less server never takes a request for a
+/// host another server names, whatever its prefix; no match among them is no server); otherwise
+/// the host-less servers are. Among the candidates the longest matching path prefix wins.
+/// Prefixes match on path-segment boundaries: `/mcp` covers `/mcp` and `/mcp/x`, never `/mcpx`;
+/// a trailing `/` in a prefix is ignored. Validation guarantees no two servers share a host and
+/// prefix, and warns where a host-less server's prefix overlaps a named host's.
 package struct ServerRouter: Sendable {
     private struct Route: Sendable {
         var serverID: String
@@ -12,19 +15,20 @@ package struct ServerRouter: Sendable {
         var prefix: String
     }
 
-    private let routes: [Route]
+    /// Servers naming a host, and servers for any host; each longest prefix first.
+    private let named: [Route]
+    private let anyHost: [Route]
 
     init(_ servers: [ServerConfig]) {
-        routes = servers.map { server in
+        let routes = servers.map { server in
             let host = server.match.host?.value
             return Route(
                 serverID: server.id.value, host: host, hostHasPort: host.map(Self.hasPort) ?? false,
                 prefix: Self.normalizedPrefix(server.match.pathPrefix?.value)
             )
-        }.sorted { a, b in
-            if a.prefix.utf8.count != b.prefix.utf8.count { return a.prefix.utf8.count > b.prefix.utf8.count }
-            return (a.host != nil) && (b.host == nil)
-        }
+        }.sorted { $0.prefix.utf8.count > $1.prefix.utf8.count }
+        named = routes.filter { $0.host != nil }
+        anyHost = routes.filter { $0.host == nil }
     }
 
     /// The server for a request, or nil when none matches.
@@ -32,14 +36,20 @@ package struct ServerRouter: Sendable {
         let requestHost = host?.asciiLowercased()
         let hostWithoutPort = requestHost.map(Self.strippingPort)
         let path = path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? path
-        for route in routes {
-            if let routeHost = route.host {
-                let candidate = route.hostHasPort ? requestHost : hostWithoutPort
-                guard let candidate, candidate.utf8.elementsEqual(routeHost.utf8) else { continue }
-            }
+        var hostIsNamed = false
+        for route in named {
+            let candidate = route.hostHasPort ? requestHost : hostWithoutPort
+            guard let candidate, let routeHost = route.host, candidate.utf8.elementsEqual(routeHost.utf8) else { continue }
+            hostIsNamed = true
             if Self.path(path, isUnder: route.prefix) { return route.serverID }
         }
-        return nil
+        if hostIsNamed { return nil }
+        return anyHost.first { Self.path(path, isUnder: $0.prefix) }?.serverID
+    }
+
+    /// Whether two normalized prefixes overlap: one covers the other.
+    static func overlap(_ a: String, _ b: String) -> Bool {
+        path(a, isUnder: b) || path(b, isUnder: a)
     }
 
     /// `prefix` is normalized: no trailing `/` unless it is `/` itself. Compared byte by byte,

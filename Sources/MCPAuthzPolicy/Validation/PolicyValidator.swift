@@ -45,7 +45,30 @@ enum PolicyValidator {
             }
             problems += Self.problems(in: server, issuers: issuersByID)
         }
+        problems += shadowedHostless(policy.servers)
         return problems
+    }
+
+    /// Host-less servers whose prefix overlaps a server naming a host: requests for that host go
+    /// to the servers naming it only (virtual-host semantics), which a reader of the prefixes
+    /// alone may not expect.
+    private static func shadowedHostless(_ servers: [ServerConfig]) -> [PolicyDiagnostic] {
+        var warnings: [PolicyDiagnostic] = []
+        for hostless in servers where hostless.match.host == nil {
+            let prefix = ServerRouter.normalizedPrefix(hostless.match.pathPrefix?.value)
+            for named in servers {
+                guard let host = named.match.host?.value,
+                    ServerRouter.overlap(prefix, ServerRouter.normalizedPrefix(named.match.pathPrefix?.value))
+                else { continue }
+                warnings.append(
+                    PolicyDiagnostic(
+                        "server '\(hostless.id.value)' (any host, path_prefix \(prefix)) overlaps server '\(named.id.value)' (host \(host)): requests for \(host) go only to the servers naming that host, never to '\(hostless.id.value)'",
+                        at: hostless.match.location, severity: .warning
+                    )
+                )
+            }
+        }
+        return warnings
     }
 
     private static func problems(in server: ServerConfig, issuers: [String: IssuerConfig]) -> [PolicyDiagnostic] {
