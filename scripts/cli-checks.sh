@@ -59,6 +59,8 @@ expect "malformed YAML" 1 'malformed.yaml:3:1: invalid YAML' -- "$bin" validate 
 expect "missing path" 1 'no such file or folder' -- "$bin" validate "$work/nothing-here"
 expect "schema rejects what the loader rejects" 1 'Additional properties are not allowed' -- \
     python3 "$here/scripts/check-schema.py" "$here/policies/schema.json" "$fixtures/bad/bad.yaml"
+expect "explain of a tool call without --name is an error" 64 "--method tools/call needs --name \(the tool name\)" -- \
+    "$bin" explain "$here/policies" --server todos --method tools/call --claims /dev/null
 
 commit=$(git -C "$here" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 expect "--version names the release and the commit" 0 "^mcp-authz [0-9]+\.[0-9]+\.[0-9]+[^ ]* \(commit $commit(-modified)?\)$" -- "$bin" --version

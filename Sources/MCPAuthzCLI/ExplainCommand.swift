@@ -33,6 +33,15 @@ struct ExplainCommand: ParsableCommand {
 
     @OptionGroup var options: PolicyOptions
 
+    /// A method that acts on a named tool, prompt or resource is decided on that name, as in
+    /// `/v1/decide`: without `--name` there is nothing to explain.
+    func validate() throws {
+        if let kind = MCPMethod.targetKind(of: method), name == nil {
+            let what = kind == .resource ? "the resource URI" : "the \(kind.rawValue) name"
+            throw ValidationError("--method \(method) needs --name (\(what)), as /v1/decide needs 'name'")
+        }
+    }
+
     func run() throws {
         let snapshot: PolicySnapshot
         do {
