@@ -107,16 +107,20 @@ servers:
 
 
 def nginx_config(work, ports):
-    """The shipped deploy/nginx files with this run's ports and paths, under one nginx.conf."""
+    """The shipped deploy/nginx files laid out as docs/nginx-guide.md says (copied to
+    <conf>/mcp-authz/, included as mcp-authz/...), with this run's ports; only the ports and
+    listen addresses are changed. Checked with `nginx -t` before the run."""
     replacements = {"127.0.0.1:9090": f"127.0.0.1:{ports['authz']}", "127.0.0.1:8001": f"127.0.0.1:{ports['todos']}",
                     "127.0.0.1:8002": f"127.0.0.1:{ports['images']}", "listen 8080;": f"listen 127.0.0.1:{ports['plain']};",
-                    "listen 8081;": f"listen 127.0.0.1:{ports['body']};", '"/etc/nginx/mcp-authz"': f'"{work}"'}
-    for name in ["mcp-authz.conf", "mcp-authz-location.conf", "mcp-authz-body.conf", "mcp-authz-upstream.conf", "mcp-authz.js"]:
-        text = (ROOT / "deploy/nginx" / name).read_text()
+                    "listen 8081;": f"listen 127.0.0.1:{ports['body']};"}
+    folder = work / "conf" / "mcp-authz"
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in sorted((ROOT / "deploy/nginx").iterdir()):
+        text = source.read_text()
         for old, new in replacements.items():
             text = text.replace(old, new)
-        (work / name).write_text(text)
-    (work / "nginx.conf").write_text(f"""load_module /usr/lib/nginx/modules/ngx_http_js_module.so;
+        (folder / source.name).write_text(text)
+    (work / "conf" / "nginx.conf").write_text(f"""load_module /usr/lib/nginx/modules/ngx_http_js_module.so;
 daemon off;
 pid {work}/nginx.pid;
 error_log {work}/error.log;
@@ -126,10 +130,13 @@ http {{
     access_log {work}/access.log decisions;
     client_body_temp_path {work}/body;
     proxy_temp_path {work}/proxy;
-    include mcp-authz.conf;
-    include mcp-authz-body.conf;
+    include mcp-authz/mcp-authz.conf;
+    include mcp-authz/mcp-authz-body.conf;
 }}
 """)
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    checked = subprocess.run([nginx, "-t", "-p", str(work), "-c", str(work / "conf" / "nginx.conf")], capture_output=True, text=True)
+    check("nginx -t accepts the guide's layout of deploy/nginx", checked.returncode == 0, checked.stderr)
 
 
 class Stack:
@@ -151,7 +158,8 @@ class Stack:
         for name in ["todos", "images"]:
             self.start([server_python, str(E2E / "mcp_server.py"), name, str(self.ports[name])], name)
         nginx_config(self.work, self.ports)
-        self.start([shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(self.work), "-c", str(self.work / "nginx.conf")], "nginx")
+        self.start([shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(self.work), "-c", str(self.work / "conf" / "nginx.conf")],
+                   "nginx")
         caddyfile = (ROOT / "deploy/caddy/Caddyfile").read_text().replace(":8082 {", f"http://:{self.ports['caddy']} {{")
         for old, new in [("127.0.0.1:9090", self.ports["authz"]), ("127.0.0.1:8001", self.ports["todos"]),
                          ("127.0.0.1:8002", self.ports["images"])]:
