@@ -27,4 +27,21 @@ yamllint -d '{extends: relaxed, rules: {line-length: disable}}' deploy/traefik d
 echo "-- logrotate snippet: logrotate --debug"
 PATH="$PATH:/usr/sbin" logrotate --debug --state /dev/null deploy/logrotate/mcp-authz >/dev/null 2>&1
 
+echo "-- scripts/release: the tarball packs the binary and its files, and its checksum verifies"
+python3 scripts/release --binary "$bin" --out "$work/release" >/dev/null
+(cd "$work/release" && sha256sum --quiet -c ./*.sha256)
+tarball=$(ls "$work/release"/*.tar.gz)
+tar -xzf "$tarball" -C "$work/release"
+top="$work/release/$(basename "$tarball" .tar.gz)"
+for shipped in bin/mcp-authz README.md LICENSE CHANGELOG.md deploy/nginx/mcp-authz.conf policies/todos.yaml; do
+    [ -e "$top/$shipped" ] || { echo "release tarball lacks $shipped"; exit 1; }
+done
+"$top/bin/mcp-authz" validate "$top/policies" >/dev/null
+
+echo "-- Dockerfile: bakes in no policy, copies what the build needs"
+! grep -q '^COPY policies' Dockerfile || { echo "Dockerfile bakes in the example policies"; exit 1; }
+for needed in Package.swift Plugins Sources Tests; do
+    grep -q "^COPY .*$needed" Dockerfile || { echo "Dockerfile does not copy $needed"; exit 1; }
+done
+
 echo "deploy: checked"
