@@ -61,6 +61,16 @@ expect "schema rejects what the loader rejects" 1 'Additional properties are not
     python3 "$here/scripts/check-schema.py" "$here/policies/schema.json" "$fixtures/bad/bad.yaml"
 expect "explain of a tool call without --name is an error" 64 "--method tools/call needs --name \(the tool name\)" -- \
     "$bin" explain "$here/policies" --server todos --method tools/call --claims /dev/null
+reproduce=$("$bin" test "$fixtures/failing" 2>&1 | sed -n 's/^    reproduce: //p')
+expect "a failing case prints the explain command that reproduces it" 0 "decision: deny" -- \
+    bash -c "${reproduce//mcp-authz explain/\"$bin\" explain}"
+expect "-v lists the passing cases" 0 '^ok   .*images_test.yaml:3:5: alice may generate images' -- \
+    bash -c "cd '$here' && '$bin' test -v policies"
+expect "--junit writes JUnit XML with each case and its failure" 0 "tests=2 failures=1 failure=decision: expected allow" -- \
+    bash -c "'$bin' test '$fixtures/failing' --junit '$work/junit.xml' >/dev/null; python3 -c \"
+import xml.etree.ElementTree as E
+suite = E.parse('$work/junit.xml').getroot().find('testsuite')
+print('tests=%s failures=%s failure=%s' % (suite.get('tests'), suite.get('failures'), suite.find('testcase/failure').get('message')))\""
 
 commit=$(git -C "$here" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 expect "--version names the release and the commit" 0 "^mcp-authz [0-9]+\.[0-9]+\.[0-9]+[^ ]* \(commit $commit(-modified)?\)$" -- "$bin" --version

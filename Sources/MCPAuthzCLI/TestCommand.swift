@@ -8,8 +8,10 @@ struct TestCommand: ParsableCommand {
         abstract: "Run policy test cases (*_test.yaml) against the policies beside them.",
         discussion: """
             PATH is a folder holding policies and their *_test.yaml files, or one test file (its \
-            folder's policies are used). Prints each failing case with what differed, then \
-            'N passed, M failed'. Exits 1 when a case fails, a file is invalid, or no case is found.
+            folder's policies are used). Prints each failing case with what differed and the \
+            'mcp-authz explain' command that shows its decision, then 'N passed, M failed'. A test \
+            file with a problem is reported and its cases skipped; the other files' cases still run. \
+            Exits 1 when a case fails, a file is invalid, or no case is found.
             """
     )
 
@@ -19,6 +21,12 @@ struct TestCommand: ParsableCommand {
     @Option(help: "Policy file or folder to test against, when not the test files' own folder.")
     var policies: String?
 
+    @Flag(name: .shortAndLong, help: "List the passing cases too.")
+    var verbose = false
+
+    @Option(help: "Also write the results as JUnit XML to this file, for CI systems.")
+    var junit: String?
+
     @OptionGroup var options: PolicyOptions
 
     func run() throws {
@@ -27,20 +35,102 @@ struct TestCommand: ParsableCommand {
         let policyPath = policies ?? (exists && !isDirectory.boolValue ? (path as NSString).deletingLastPathComponent : path)
         let snapshot: PolicySnapshot
         let runner = PolicyTestRunner(limits: options.limits)
-        let cases: [PolicyTestCase]
+        let loaded: PolicyTestRunner.Loaded
         do {
             snapshot = try PolicySnapshot.load(path: policyPath.isEmpty ? "." : policyPath, limits: options.limits).snapshot
-            cases = try runner.cases(in: PolicyLoader.files(at: path, kind: .test))
+            loaded = runner.load(try PolicyLoader.files(at: path, kind: .test))
         } catch {
             report(error.diagnostics)
             throw ExitCode(1)
         }
-        guard !cases.isEmpty else {
+        report(loaded.problems)
+        guard !loaded.cases.isEmpty || !loaded.problems.isEmpty else {
             printError("\(path): no policy test cases found (files named *_test.yaml with a 'cases' list)")
             throw ExitCode(1)
         }
-        let result = runner.run(cases, against: snapshot)
-        print(result.render())
-        if result.failed > 0 { throw ExitCode(1) }
+        let result = runner.run(loaded.cases, against: snapshot)
+        print(result.render(verbose: verbose) { Self.explainCommand(for: $0, policies: policyPath.isEmpty ? "." : policyPath) })
+        if let junit {
+            do {
+                try JUnitReport(result, problems: loaded.problems).xml.write(toFile: junit, atomically: true, encoding: .utf8)
+            } catch {
+                printError("\(junit): cannot write the JUnit report")
+                throw ExitCode(1)
+            }
+        }
+        if result.failed > 0 || !loaded.problems.isEmpty { throw ExitCode(1) }
+    }
+
+    /// The `explain` command that shows a case's decision, rule by rule, its claims given on
+    /// standard input.
+    static func explainCommand(for testCase: PolicyTestCase, policies: String) -> String {
+        var words = ["mcp-authz", "explain", shellQuoted(policies), "--server", shellQuoted(testCase.serverID)]
+        words += ["--method", shellQuoted(testCase.operation.method)]
+        if let target = testCase.operation.target { words += ["--name", shellQuoted(target.name)] }
+        if let issuer = testCase.issuerID { words += ["--issuer", shellQuoted(issuer)] }
+        words += ["--claims", "-"]
+        return "echo \(shellQuoted(ClaimValue.object(testCase.claims).jsonText)) | " + words.joined(separator: " ")
+    }
+
+    /// A single-quoted shell word (quotes inside closed, escaped and reopened).
+    static func shellQuoted(_ word: String) -> String {
+        if !word.isEmpty,
+            word.unicodeScalars.allSatisfy({ "A"..."Z" ~= $0 || "a"..."z" ~= $0 || "0"..."9" ~= $0 || "/._-:".unicodeScalars.contains($0) })
+        {
+            return word
+        }
+        return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}
+
+/// Policy test results as JUnit XML: one test case per policy test case (classname: its file),
+/// a failure per case that failed, an error per test file that could not be read.
+struct JUnitReport {
+    let xml: String
+
+    init(_ report: PolicyTestRunner.Report, problems: [PolicyDiagnostic]) {
+        var cases: [String] = []
+        for passed in report.passedCases {
+            cases.append(#"    <testcase classname="\#(Self.escaped(passed.location.file))" name="\#(Self.escaped(passed.name))"/>"#)
+        }
+        for failure in report.failures {
+            let message = failure.differences.joined(separator: "\n")
+            cases.append(
+                #"    <testcase classname="\#(Self.escaped(failure.location.file))" name="\#(Self.escaped(failure.name))">"#
+                    + #"<failure message="\#(Self.escaped(failure.differences.first ?? "failed"))">\#(Self.escaped("\(failure.location)\n" + message))</failure></testcase>"#
+            )
+        }
+        for problem in problems {
+            cases.append(
+                #"    <testcase classname="\#(Self.escaped(problem.location.file))" name="(test file)">"#
+                    + #"<error message="\#(Self.escaped(problem.description))"/></testcase>"#
+            )
+        }
+        let total = report.passed + report.failed + problems.count
+        xml = """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <testsuites>
+              <testsuite name="mcp-authz policy tests" tests="\(total)" failures="\(report.failed)" errors="\(problems.count)">
+            \(cases.joined(separator: "\n"))
+              </testsuite>
+            </testsuites>
+
+            """
+    }
+
+    static func escaped(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "\n": out += "&#10;"
+            case _ where scalar.value < 0x20 && scalar != "\t": out += "?"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 }

@@ -63,7 +63,6 @@ import Testing
                 "status: expected 200, got 403",
                 "reason: expected allowed, got no_matching_rule",
                 #"rule: expected "readers", got (none)"#,
-                "(run: mcp-authz explain with this case's claims to see every rule considered)",
             ]
         )
         let rendered = report.render()
@@ -72,7 +71,7 @@ import Testing
         #expect(rendered.hasSuffix("\n0 passed, 1 failed"))
     }
 
-    @Test func anUnknownServerOrIssuerFailsTheCaseWithASuggestion() throws {
+    @Test func anUnknownServerFailsTheCaseWithASuggestion() throws {
         let report = try run(
             """
             cases:
@@ -81,18 +80,83 @@ import Testing
                 claims: { iss: https://idp.example.com/, sub: u }
                 request: { method: ping }
                 expect: { decision: deny }
-              - name: unknown iss
+            """
+        )
+        #expect(report.failures.map(\.differences) == [["server: no server 'svr' in the policy (did you mean 'srv'?)"]])
+    }
+
+    /// A token from an issuer the policy does not know is refused as the sidecar refuses it
+    /// (401 issuer_untrusted), so a case can expect that; a case that expected otherwise is told
+    /// the iss it came closest to (Auth0's trailing slash is the usual slip).
+    @Test func aTokenFromAnUnknownIssuerIsRefusedAsTheSidecarRefusesIt() throws {
+        let report = try run(
+            """
+            cases:
+              - name: a stranger is refused
                 server: srv
                 claims: { iss: https://evil.example.com/, sub: u }
                 request: { method: ping }
-                expect: { decision: deny }
+                expect: { decision: deny, status: 401, reason: issuer_untrusted }
+              - name: the trailing slash forgotten
+                server: srv
+                claims: { iss: https://idp.example.com, sub: u, scope: read }
+                request: { method: tools/call, name: get }
+                expect: { decision: allow }
             """
         )
+        #expect(report.passedCases.map(\.name) == ["a stranger is refused"])
         #expect(
             report.failures.map(\.differences) == [
-                ["server: no server 'svr' in the policy (did you mean 'srv'?)"],
-                ["claims: iss 'https://evil.example.com/' matches no issuer of the policy; set claims.iss or issuer"],
+                [
+                    "claims: iss 'https://idp.example.com' matches no issuer of the policy (did you mean 'https://idp.example.com/'?); set claims.iss or issuer",
+                    "decision: expected allow, got deny",
+                ]
             ])
+    }
+
+    @Test func duplicateCaseNamesAreReportedAndOneBadFileDoesNotStopTheOthers() throws {
+        let good = """
+            cases:
+              - name: ping
+                server: srv
+                claims: { iss: https://idp.example.com/, sub: u }
+                request: { method: ping }
+                expect: { decision: deny }
+            """
+        let fixture = try PolicyFixture([
+            "a_test.yaml": good, "b_test.yaml": good,
+            "c_test.yaml": "cases:\n  - name: broken\n    server: srv\n",
+        ])
+        defer { fixture.remove() }
+        let loaded = PolicyTestRunner().load(try PolicyLoader.files(at: fixture.folder, kind: .test))
+        #expect(loaded.cases.map(\.location.file).map { ($0 as NSString).lastPathComponent } == ["a_test.yaml", "b_test.yaml"])
+        let problems = loaded.problems.map { $0.description.replacingOccurrences(of: fixture.folder + "/", with: "") }
+        #expect(problems.filter { $0.hasPrefix("a_test.yaml") }.isEmpty)
+        #expect(problems.filter { $0.hasPrefix("b_test.yaml") } == ["b_test.yaml:2:5: case name 'ping' is already used at a_test.yaml:2:5"])
+        #expect(!problems.filter { $0.hasPrefix("c_test.yaml:") }.isEmpty, "the broken file is reported")
+    }
+
+    @Test func verboseListsThePassingCasesAndFailuresSayHowToReproduce() throws {
+        let report = try run(
+            """
+            cases:
+              - name: readers read
+                server: srv
+                claims: { iss: https://idp.example.com/, sub: u, scope: read }
+                request: { method: tools/call, name: get }
+                expect: { decision: allow }
+              - name: wrong on purpose
+                server: srv
+                claims: { iss: https://idp.example.com/, sub: u }
+                request: { method: tools/call, name: get }
+                expect: { decision: allow }
+            """
+        )
+        let rendered = report.render(verbose: true) { "explain \($0.name)" }
+        #expect(rendered.contains("ok   "))
+        #expect(rendered.contains(": readers read\nFAIL "))
+        #expect(rendered.contains("    reproduce: explain wrong on purpose\n1 passed, 1 failed"))
+        #expect(!report.render().contains("ok   "), "quiet by default")
     }
 
     @Test func invalidTestFilesAreReportedAtTheirPosition() throws {

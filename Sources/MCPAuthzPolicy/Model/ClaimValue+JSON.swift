@@ -239,3 +239,37 @@ private struct JSONReader {
         return .number(double)
     }
 }
+
+extension ClaimValue {
+    /// JSON text of the value (object keys sorted), for commands a person can run again.
+    package var jsonText: String {
+        switch self {
+        case let .string(text): return Self.quoted(text)
+        case let .integer(number): return String(number)
+        case let .number(number): return number.isFinite ? String(number) : "null"
+        case let .bool(flag): return String(flag)
+        case .null: return "null"
+        case let .array(items): return "[" + items.map(\.jsonText).joined(separator: ",") + "]"
+        case let .object(object):
+            return "{" + object.keys.sorted().map { Self.quoted($0) + ":" + object[$0]!.jsonText }.joined(separator: ",") + "}"
+        }
+    }
+
+    private static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}

@@ -8,51 +8,81 @@ package struct PolicyTestRunner: Sendable {
 
     /// One case that did not give what it expected.
     package struct Failure: Sendable {
-        package var name: String
-        package var location: SourceLocation
+        package var testCase: PolicyTestCase
         /// One line per differing field: `field: expected X, got Y`.
         package var differences: [String]
+
+        package var name: String { testCase.name }
+        package var location: SourceLocation { testCase.location }
     }
 
     package struct Report: Sendable {
-        package var passed = 0
+        package var passedCases: [PolicyTestCase] = []
         package var failures: [Failure] = []
 
+        package var passed: Int { passedCases.count }
         package var failed: Int { failures.count }
 
-        /// Each failure with its differences, then the `N passed, M failed` line.
-        package func render() -> String {
+        /// Each failure with its differences (and, from `reproduce`, the command that shows the
+        /// decision), each passing case when `verbose`, then the `N passed, M failed` line.
+        package func render(verbose: Bool = false, reproduce: (PolicyTestCase) -> String? = { _ in nil }) -> String {
             var lines: [String] = []
+            if verbose { lines += passedCases.map { "ok   \($0.location): \($0.name)" } }
             for failure in failures {
                 lines.append("FAIL \(failure.location): \(failure.name)")
                 lines += failure.differences.map { "    \($0)" }
+                if let command = reproduce(failure.testCase) { lines.append("    reproduce: \(command)") }
             }
             lines.append("\(passed) passed, \(failed) failed")
             return lines.joined(separator: "\n")
         }
     }
 
-    /// Reads the cases of the given test files; every problem in them is reported together.
-    package func cases(in files: [String]) throws(PolicyLoadError) -> [PolicyTestCase] {
-        var cases: [PolicyTestCase] = []
-        var problems: [PolicyDiagnostic] = []
+    /// The cases of test files, and the problems of the files that could not be read (their
+    /// cases are left out; the other files' cases still run).
+    package struct Loaded: Sendable {
+        package var cases: [PolicyTestCase] = []
+        package var problems: [PolicyDiagnostic] = []
+    }
+
+    /// Reads the cases of the given test files, each file on its own: a file with a problem
+    /// contributes its problems and no case. Two cases of one name are a problem too.
+    package func load(_ files: [String]) -> Loaded {
+        var loaded = Loaded()
         let loader = PolicyLoader(limits: limits)
         for file in files {
             switch loader.readYAML(file: file) {
             case let .failure(error):
-                problems += error.diagnostics
+                loaded.problems += error.diagnostics
             case let .success(root):
                 guard let root else {
-                    problems.append(PolicyDiagnostic("test file is empty", at: SourceLocation(file: file, line: 1, column: 1)))
+                    loaded.problems.append(PolicyDiagnostic("test file is empty", at: SourceLocation(file: file, line: 1, column: 1)))
                     continue
                 }
                 var reader = YAMLNodeReader(file: file, maxNodes: limits.maxNodes)
-                cases += reader.policyTestCases(root)
-                problems += reader.diagnostics
+                let cases = reader.policyTestCases(root)
+                if reader.diagnostics.isEmpty { loaded.cases += cases } else { loaded.problems += reader.diagnostics }
             }
         }
-        guard problems.isEmpty else { throw PolicyLoadError(PolicyLoader.sorted(problems)) }
-        return cases
+        var seen: [String: SourceLocation] = [:]
+        for testCase in loaded.cases {
+            if let first = seen[testCase.name] {
+                loaded.problems.append(
+                    PolicyDiagnostic("case name '\(testCase.name)' is already used at \(first)", at: testCase.location)
+                )
+            } else {
+                seen[testCase.name] = testCase.location
+            }
+        }
+        loaded.problems = PolicyLoader.sorted(loaded.problems)
+        return loaded
+    }
+
+    /// Reads the cases of the given test files; every problem in them is reported together.
+    package func cases(in files: [String]) throws(PolicyLoadError) -> [PolicyTestCase] {
+        let loaded = load(files)
+        guard loaded.problems.isEmpty else { throw PolicyLoadError(loaded.problems) }
+        return loaded.cases
     }
 
     package func run(_ cases: [PolicyTestCase], against snapshot: PolicySnapshot) -> Report {
@@ -60,9 +90,9 @@ package struct PolicyTestRunner: Sendable {
         for testCase in cases {
             let differences = Self.differences(testCase, snapshot)
             if differences.isEmpty {
-                report.passed += 1
+                report.passedCases.append(testCase)
             } else {
-                report.failures.append(Failure(name: testCase.name, location: testCase.location, differences: differences))
+                report.failures.append(Failure(testCase: testCase, differences: differences))
             }
         }
         return report
@@ -78,7 +108,15 @@ package struct PolicyTestRunner: Sendable {
         } else {
             let iss = testCase.claims["iss"]?.stringValue
             guard let iss, let config = snapshot.issuersByURL[iss] else {
-                return ["claims: iss \(iss.map { "'\($0)'" } ?? "is missing and") matches no issuer of the policy; set claims.iss or issuer"]
+                // As the sidecar answers it: a token from no issuer of the policy is refused.
+                var differences = compare(testCase.expected, Decision(effect: .deny, status: 401, reason: .issuerUntrusted))
+                if !differences.isEmpty {
+                    differences.insert(
+                        "claims: iss \(iss.map { "'\($0)'" } ?? "is missing and") matches no issuer of the policy\(Suggestion.hint(for: iss ?? "", in: snapshot.issuersByURL.keys)); set claims.iss or issuer",
+                        at: 0
+                    )
+                }
+                return differences
             }
             issuer = config
         }
@@ -88,8 +126,11 @@ package struct PolicyTestRunner: Sendable {
         let input = DecisionInput(
             serverID: testCase.serverID, identity: Identity(claims: testCase.claims, issuer: issuer), operation: testCase.operation
         )
-        let got = snapshot.decide(input)
-        let want = testCase.expected
+        return compare(testCase.expected, snapshot.decide(input))
+    }
+
+    /// What differs between what a case expects and the decision it got.
+    static func compare(_ want: PolicyTestCase.Expectation, _ got: Decision) -> [String] {
         var differences: [String] = []
         func quoted(_ rule: String?) -> String { rule.map { "\"\($0)\"" } ?? "(none)" }
         if want.decision != got.effect {
@@ -106,9 +147,6 @@ package struct PolicyTestRunner: Sendable {
         }
         if let scopes = want.requiredScopes, scopes != got.requiredScopes {
             differences.append("required_scopes: expected [\(scopes.joined(separator: ", "))], got [\(got.requiredScopes.joined(separator: ", "))]")
-        }
-        if !differences.isEmpty {
-            differences.append("(run: mcp-authz explain with this case's claims to see every rule considered)")
         }
         return differences
     }
