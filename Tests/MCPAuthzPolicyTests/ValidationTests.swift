@@ -331,4 +331,94 @@ import Testing
                 "policy.yaml:14:12: warning: server 'deep' (any host, path_prefix /docs/deep) overlaps server 'docs' (host mcp.example.com): requests for mcp.example.com go only to the servers naming that host, never to 'deep'"
             ])
     }
+
+    /// Rules that can never decide: an allow an unconditional deny always overrides is an
+    /// error; an allow an earlier unconditional allow always takes first is a warning; a rule
+    /// that only might be covered (a condition, a pattern not provably inside) is not reported.
+    @Test func rulesThatCanNeverDecideAreReportedWithTheRuleThatShadowsThem() throws {
+        let fixture = try PolicyFixture(
+            policy(
+                rules: """
+                          - name: everything
+                            allow: { tools: ["*"], methods: [ping] }
+                          - name: admins too
+                            when: { groups: [admins] }
+                            allow: { tools: [reports] }
+                          - name: wipe
+                            allow: { tools: [delete_all], methods: [tools/list] }
+                          - name: maybe
+                            when: { groups: [ops] }
+                            deny: { tools: [reports] }
+                          - name: no deletes
+                            deny: { methods: ["tools/list"], tools: ["delete_*"] }
+                    """
+            )
+        )
+        defer { fixture.remove() }
+        #expect(
+            fixture.errors() == [
+                "policy.yaml:16:15: rule 'wipe' can never allow: rule 'no deletes' (policy.yaml:21:15) denies everything it allows, for every caller"
+            ]
+        )
+    }
+
+    @Test func anAllowAfterAnUnconditionalAllowThatCoversItIsAWarning() throws {
+        let fixture = try PolicyFixture(
+            policy(
+                rules: """
+                          - name: every tool
+                            allow: { methods: ["tools/*"] }
+                          - name: one tool
+                            when: { groups: [x] }
+                            allow: { tools: [get] }
+                          - name: a prompt
+                            allow: { prompts: [p] }
+                    """
+            )
+        )
+        defer { fixture.remove() }
+        let warnings = try fixture.load().warnings.map { $0.description.replacingOccurrences(of: fixture.folder + "/", with: "") }
+        #expect(
+            warnings == [
+                "policy.yaml:13:15: warning: rule 'one tool' never decides: rule 'every tool' (policy.yaml:11:15) "
+                    + "before it allows everything it allows, for every caller"
+            ])
+    }
+
+    @Test func anAllowIndentedUnderWhenIsCalledWhatItIs() throws {
+        let errors = try errors(
+            policy(
+                rules: """
+                          - name: r
+                            when:
+                              scopes: [read]
+                              allow: { tools: [t] }
+                    """
+            )
+        )
+        #expect(
+            errors == [
+                "policy.yaml:11:9: rule 'r' has neither allow nor deny: 'allow' (line 14) is indented under 'when'; "
+                    + "indent it as deep as 'when'"
+            ])
+    }
+
+    @Test func aMisspeltScopeGetsADidYouMean() throws {
+        let fixture = try PolicyFixture(
+            policy(
+                rules: """
+                          - name: r
+                            when: { scopes: [read:todo] }
+                            allow: { tools: [t] }
+                    """, serverExtra: "\n    scopes_supported: [read:todos]"
+            )
+        )
+        defer { fixture.remove() }
+        let warnings = try fixture.load().warnings.map(\.message)
+        #expect(
+            warnings == [
+                "scope 'read:todo' is not in scopes_supported of server 'srv', so clients will not know to request it "
+                    + "(did you mean 'read:todos'?)"
+            ])
+    }
 }

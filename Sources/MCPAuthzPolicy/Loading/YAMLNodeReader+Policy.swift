@@ -225,6 +225,16 @@ extension YAMLNodeReader {
             error("rule '\(name.value)' has both allow and deny; split it into two rules", at: node)
             return nil
         case (nil, nil):
+            // The usual slip: `allow:` indented under `when:`, where it reads as a condition.
+            if let when = fields["when"]?.mapping,
+                let slipped = when.first(where: { key, _ in key.string == "allow" || key.string == "deny" })?.key
+            {
+                error(
+                    "rule '\(name.value)' has neither allow nor deny: '\(slipped.string ?? "allow")' (line \(location(of: slipped).line)) is indented under 'when'; indent it as deep as 'when'",
+                    at: node
+                )
+                return nil
+            }
             error("rule '\(name.value)' has neither allow nor deny", at: node)
             return nil
         }

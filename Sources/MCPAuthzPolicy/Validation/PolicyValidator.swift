@@ -44,6 +44,7 @@ enum PolicyValidator {
                 serversByRoute[route] = server
             }
             problems += Self.problems(in: server, issuers: issuersByID)
+            problems += ShadowedRules.problems(in: server)
         }
         problems += shadowedHostless(policy.servers)
         return problems
@@ -109,7 +110,7 @@ enum PolicyValidator {
                 for scope in (condition.scopes ?? []) + (condition.anyScopes ?? []) where !supported.contains(scope.value) {
                     problems.append(
                         PolicyDiagnostic(
-                            "scope '\(scope.value)' is not in scopes_supported of server '\(server.id.value)', so clients will not know to request it",
+                            "scope '\(scope.value)' is not in scopes_supported of server '\(server.id.value)', so clients will not know to request it\(Suggestion.hint(for: scope.value, in: supported))",
                             at: scope.location, severity: .warning
                         )
                     )
