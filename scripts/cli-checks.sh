@@ -71,6 +71,12 @@ expect "--junit writes JUnit XML with each case and its failure" 0 "tests=2 fail
 import xml.etree.ElementTree as E
 suite = E.parse('$work/junit.xml').getroot().find('testsuite')
 print('tests=%s failures=%s failure=%s' % (suite.get('tests'), suite.get('failures'), suite.find('testcase/failure').get('message')))\""
+expect "the identity-provider issuer blocks validate" 0 '^.*identity-providers: valid: 1 file, 6 issuers' -- \
+    "$bin" validate --strict "$here/docs/identity-providers"
+expect "the identity-provider cases, in each provider's claim shape, pass" 0 '^12 passed, 0 failed' -- \
+    "$bin" test "$here/docs/identity-providers"
+expect "every issuer block of docs/identity-providers.md is the one in its policy file" 0 '^docs: 6 issuer blocks, each in the policy file$' -- \
+    python3 "$here/scripts/check-docs.py"
 
 commit=$(git -C "$here" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 expect "--version names the release and the commit" 0 "^mcp-authz [0-9]+\.[0-9]+\.[0-9]+[^ ]* \(commit $commit(-modified)?\)$" -- "$bin" --version
