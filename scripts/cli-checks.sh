@@ -77,6 +77,8 @@ expect "the identity-provider cases, in each provider's claim shape, pass" 0 '^1
     "$bin" test "$here/docs/identity-providers"
 expect "every issuer block of docs/identity-providers.md is the one in its policy file" 0 '^docs: 6 issuer blocks, each in the policy file$' -- \
     python3 "$here/scripts/check-docs.py"
+expect "explain suggests the issuer a token's iss nearly names" 1 "matches no issuer of the policy \(did you mean 'https://acme.us.auth0.com/'\?\)" -- \
+    bash -c "echo '{\"iss\": \"https://acme.us.auth0.com\", \"sub\": \"u\"}' | '$bin' explain '$here/docs/identity-providers' --server auth0-todos --method ping --claims -"
 
 commit=$(git -C "$here" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 expect "--version names the release and the commit" 0 "^mcp-authz [0-9]+\.[0-9]+\.[0-9]+[^ ]* \(commit $commit(-modified)?\)$" -- "$bin" --version

@@ -1,8 +1,11 @@
 import Foundation
 import PackagePlugin
 
-/// Writes `BuildInfo.swift` with the commit the binary is built from, before every build of the
-/// command-line target, so `mcp-authz version` can say which source it runs. The commit comes
+/// Writes `BuildInfo.swift` with the commit the binary is built from, so `mcp-authz version` can
+/// say which source it runs. SwiftPM runs it when it plans a build: a fresh checkout, a changed
+/// `Package.swift` or set of files. An incremental build after a commit that changes neither
+/// keeps the commit recorded before; `scripts/release` touches `Package.swift` so that a release
+/// always records its own. The commit comes
 /// from `git` in the package folder (with `-modified` when tracked files differ from it), or is
 /// `unknown` where there is no repository (a source tarball, a container build without `.git`).
 @main

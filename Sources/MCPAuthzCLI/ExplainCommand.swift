@@ -60,7 +60,10 @@ struct ExplainCommand: ParsableCommand {
             identity = Identity(claims: claimValues, issuer: config)
         } else {
             guard let found = snapshot.identity(fromClaims: claimValues) else {
-                printError("\(claims): iss \(claimValues["iss"]?.description ?? "is missing and") matches no issuer of the policy; use --issuer")
+                let hint = claimValues["iss"]?.stringValue.map(snapshot.issuerHint) ?? ""
+                printError(
+                    "\(claims): iss \(claimValues["iss"]?.description ?? "is missing and") matches no issuer of the policy\(hint); use --issuer"
+                )
                 throw ExitCode(1)
             }
             identity = found

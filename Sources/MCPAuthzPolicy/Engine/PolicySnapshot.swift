@@ -42,4 +42,10 @@ package struct PolicySnapshot: Sendable {
         guard let iss = claims["iss"]?.stringValue, let issuer = issuersByURL[iss] else { return nil }
         return Identity(claims: claims, issuer: issuer)
     }
+
+    /// `" (did you mean 'https://acme.us.auth0.com/'?)"` when an `iss` that names no issuer is a
+    /// slip away from one (Auth0's trailing slash), else nothing.
+    package func issuerHint(for iss: String) -> String {
+        Suggestion.hint(for: iss, in: issuersByURL.keys)
+    }
 }

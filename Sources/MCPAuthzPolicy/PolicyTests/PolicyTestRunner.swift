@@ -112,7 +112,7 @@ package struct PolicyTestRunner: Sendable {
                 var differences = compare(testCase.expected, Decision(effect: .deny, status: 401, reason: .issuerUntrusted))
                 if !differences.isEmpty {
                     differences.insert(
-                        "claims: iss \(iss.map { "'\($0)'" } ?? "is missing and") matches no issuer of the policy\(Suggestion.hint(for: iss ?? "", in: snapshot.issuersByURL.keys)); set claims.iss or issuer",
+                        "claims: iss \(iss.map { "'\($0)'" } ?? "is missing and") matches no issuer of the policy\(snapshot.issuerHint(for: iss ?? "")); set claims.iss or issuer",
                         at: 0
                     )
                 }
