@@ -203,11 +203,14 @@ class Stack:
     def raw(self, config, path, headers, body=None, method="POST"):
         request = urllib.request.Request(f"http://127.0.0.1:{self.ports[config]}{path}", data=body, method=method,
                                          headers={"Host": "mcp.example.com", **headers})
+        def fields(message):
+            # A header sent twice shows as its values joined by " | ".
+            return {name: " | ".join(message.get_all(name)) for name in set(message.keys())}
         try:
             with urllib.request.urlopen(request, timeout=20) as response:
-                return response.status, dict(response.headers), response.read().decode()
+                return response.status, fields(response.headers), response.read().decode()
         except urllib.error.HTTPError as error:
-            return error.code, dict(error.headers), error.read().decode()
+            return error.code, fields(error.headers), error.read().decode()
 
 
 def statuses(outcome):
@@ -250,6 +253,15 @@ def main():
             # A refused call ends a 1.x session (the SDK raises on the 403): one session each.
             denied = stack.client(era, config, "todos", reader, "call:delete_todo")
             check(f"{label}: denied tool (deny rule) is refused with 403", refused(denied, 403), json.dumps(denied))
+            shown = json.dumps(denied["results"]) + str(denied["error"])
+            if era == "modern" and config != "caddy":
+                # SDK 2.x shows its user the JSON-RPC error of the denial body: code, reason, decision id.
+                check(f"{label}: the SDK reports the denial's JSON-RPC error (-32091, reason, decision id)",
+                      "MCPError(-32091, 'Forbidden by mcp-authz: denied_by_rule (decision " in shown, shown)
+            elif era == "legacy":
+                # SDK 1.x does not read an error body: the 403 ends its session (HTTPStatusError).
+                check(f"{label}: SDK 1.x ends the session on the 403 (it does not read the body)",
+                      not denied["connected"] and "HTTPStatusError" in shown and "403" in shown, shown)
             scoped = stack.client(era, config, "todos", reader, "call:get_billing")
             check(f"{label}: missing scope: 403 with insufficient_scope, scope=\"read:billing\"",
                   refused(scoped, 403) and 'error="insufficient_scope", scope="read:billing"' in challenge(scoped, 403),
@@ -299,6 +311,36 @@ def main():
         legacy_plain = stack.client("legacy", "plain", "todos", reader, "call:get_todo")
         check("legacy SDK via plain nginx: refused with 403 (operation cannot be verified)",
               not legacy_plain["connected"] and 403 in statuses(legacy_plain), json.dumps(legacy_plain))
+
+        # Denials answer a JSON-RPC error body naming the reason and the decision id, with the
+        # challenge kept (plain: id null, the body never reaches the check; njs: the request's id).
+        call = json.dumps({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "delete_todo", "arguments": {}}})
+        base = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+                "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call"}
+        for config, want_id in [("plain", None), ("body", 7)]:
+            for token, tool, status_wanted, code, reason in [
+                (reader, "delete_todo", 403, -32091, "denied_by_rule"), (reader, "get_billing", 403, -32091, "no_matching_rule"),
+                (None, "delete_todo", 401, -32090, "token_missing"),
+            ]:
+                sent = {**base, "Mcp-Name": tool, **({"Authorization": f"Bearer {token}"} if token else {})}
+                status, got, body = stack.raw(config, "/todos/mcp", sent, call.replace("delete_todo", tool).encode())
+                got = {k.lower(): v for k, v in got.items()}
+                try:
+                    error = json.loads(body)
+                except ValueError:
+                    error = {}
+                ok = (status == status_wanted and got.get("content-type", "").startswith("application/json")
+                      and error.get("jsonrpc") == "2.0" and error.get("id") == want_id
+                      and error.get("error", {}).get("code") == code and error["error"]["data"]["reason"] == reason
+                      and error["error"]["data"]["decision_id"] == got.get("x-authz-decision-id") != ""
+                      and reason in error["error"]["message"] and got.get("x-authz-reason") == reason)
+                if reason == "no_matching_rule":
+                    ok = ok and 'error="insufficient_scope", scope="read:billing"' in got.get("www-authenticate", "")
+                if status_wanted == 401:
+                    # Exactly one challenge: nginx's own copy on a 401 is not doubled.
+                    ok = ok and got.get("www-authenticate", "").startswith("Bearer ") and " | " not in got["www-authenticate"]
+                check(f"{config} nginx: {status_wanted} {reason} answers a JSON-RPC error (code {code}, id {want_id}) with reason, "
+                      "decision id and challenge", ok, f"{status} {got} {body}")
 
         # A client that lies: Mcp-Name says one tool, the body calls another.
         lie = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "delete_todo", "arguments": {}}})

@@ -1,7 +1,8 @@
 /// Rules that can never decide, because an earlier or stronger rule takes every operation they
-/// name for every caller: an allow whose every operation an unconditional deny denies (an error:
-/// it can never allow), and an allow after an unconditional allow that covers it (a warning: it
-/// never becomes the deciding rule, so the audit log never names it).
+/// name for every caller: an allow whose every operation an unconditional deny denies (it can
+/// never allow), and an allow after an unconditional allow that covers it (it never becomes the
+/// deciding rule, so the audit log never names it). Both are warnings: the policy still means
+/// what it says (deny wins), and `validate --strict` fails on them.
 ///
 /// Coverage is judged on the patterns as written, conservatively: a pattern is covered by `*`,
 /// by the same pattern, or, when it has no wildcard, by a glob that matches it; tools and prompts
@@ -17,7 +18,7 @@ enum ShadowedRules {
                 problems.append(
                     PolicyDiagnostic(
                         "rule '\(rule.name.value)' can never allow: rule '\(deny.name.value)' (\(deny.name.location)) denies everything it allows, for every caller",
-                        at: rule.name.location
+                        at: rule.name.location, severity: .warning
                     )
                 )
             } else if let earlier = earlierUnconditionalAllows.first(where: { covers($0.targets, rule.targets) }) {
