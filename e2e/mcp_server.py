@@ -1,19 +1,22 @@
 """An MCP server for the end-to-end tests, built with the official Python SDK (Streamable HTTP).
 
-Usage: mcp_server.py NAME PORT
+Usage: mcp_server.py NAME PORT AUTHZ_URL
   NAME todos: list_todos, get_todo, delete_todo, get_billing, at /todos/mcp
   NAME images: generateImage, list_styles, at /images/mcp
 Each tool answers with its own name and the X-Authz-Subject the proxy passed, so a test can see
-both that the call reached the server and who mcp-authz said the caller was.
+both that the call reached the server and who mcp-authz said the caller was. tools/list is
+filtered through mcp-authz's /v1/filter by the shipped recipe (deploy/mcp-server).
 """
+import pathlib
 import sys
 
-from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.server import Context
-from mcp.server.transport_security import TransportSecuritySettings
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "deploy/mcp-server"))
+from mcp.server.mcpserver.server import Context  # noqa: E402
+from mcp.server.transport_security import TransportSecuritySettings  # noqa: E402
+from mcp_authz_filter import AuthzFilteredServer  # noqa: E402
 
-NAME, PORT = sys.argv[1], int(sys.argv[2])
-server = MCPServer(NAME)
+NAME, PORT, AUTHZ_URL = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+server = AuthzFilteredServer(NAME, authz_url=AUTHZ_URL, server_id=NAME)
 
 
 def caller(ctx: Context) -> str:

@@ -156,7 +156,8 @@ class Stack:
         self.start([binary, "serve", "--policies", str(self.policy), "--listen", f"127.0.0.1:{self.ports['authz']}",
                     "--audit", str(self.audit), "--watch-interval", "0.2", "--log-level", "warning"], "authz")
         for name in ["todos", "images"]:
-            self.start([server_python, str(E2E / "mcp_server.py"), name, str(self.ports[name])], name)
+            self.start([server_python, str(E2E / "mcp_server.py"), name, str(self.ports[name]),
+                        f"http://127.0.0.1:{self.ports['authz']}"], name)
         nginx_config(self.work, self.ports)
         self.start([shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(self.work), "-c", str(self.work / "conf" / "nginx.conf")],
                    "nginx")
@@ -248,6 +249,10 @@ def main():
             results = {r["action"]: r for r in outcome["results"]}
             check(f"{label}: session opens, tools listed", outcome["connected"] and results.get("list", {}).get("ok"),
                   json.dumps(outcome))
+            # tools/list filtered by the server through /v1/filter (deploy/mcp-server): a caller
+            # with read:todos outside the admins lists only what it may call.
+            check(f"{label}: tools/list shows a read:todos caller only the tools it may call",
+                  results.get("list", {}).get("tools") == ["get_todo", "list_todos"], json.dumps(results.get("list")))
             check(f"{label}: allowed tool runs; the upstream is told the verified subject, not the client's own",
                   results.get("call:get_todo", {}).get("text") == "get_todo for user-reader", json.dumps(outcome))
             # A refused call ends a 1.x session (the SDK raises on the 403): one session each.
@@ -267,6 +272,9 @@ def main():
                   refused(scoped, 403) and 'error="insufficient_scope", scope="read:billing"' in challenge(scoped, 403),
                   json.dumps(scoped))
 
+            listed = stack.client(era, config, "todos", admin, "list")
+            check(f"{label}: an admin lists delete_todo too", (listed["results"] or [{}])[0].get("tools") ==
+                  ["delete_todo", "get_todo", "list_todos"], json.dumps(listed))
             admin_outcome = stack.client(era, config, "todos", admin, "call:delete_todo")
             check(f"{label}: the admins group may delete", admin_outcome["results"][0].get("text") == "delete_todo for user-admin",
                   json.dumps(admin_outcome))
@@ -383,11 +391,14 @@ def main():
     finally:
         stack.stop()
 
-    # The audit log holds one record per decision nginx asked for, matched by decision id.
+    # The audit log holds one record per decision nginx asked for, matched by decision id (the
+    # MCP servers' own /v1/filter questions for tools/list are recorded apart, as "filter").
     logged = [line.split() for line in (stack.work / "access.log").read_text().splitlines()]
     asked = [fields[3] for fields in logged if re.match(r"/(todos|images)/mcp", fields[1]) and fields[3] != "-"]
     records = [json.loads(line) for line in stack.audit.read_text().splitlines()]
-    decided = [r["decision_id"] for r in records if r.get("event") == "decision"]
+    decided = [r["decision_id"] for r in records if r.get("event") == "decision" and r.get("endpoint") == "auth"]
+    filtered = [r for r in records if r.get("event") == "decision" and r.get("endpoint") == "filter"]
+    check(f"audit: the servers' tools/list filter questions are recorded ({len(filtered)})", len(filtered) >= 8)
     check(f"audit: one record per decision ({len(asked)} asked through nginx, {stack.caddy_requests} through Caddy, "
           f"{len(decided)} recorded)",
           len(decided) == len(set(decided)) and set(asked) <= set(decided) and len(asked) + stack.caddy_requests == len(decided),
