@@ -159,20 +159,7 @@ package struct SidecarListenError: Error, Sendable {
     }
 
     static func reason(_ error: any Error) -> String {
-        if let io = error as? IOError {
-            return String(cString: strerror(io.errnoCode)).lowercased()
-        }
-        if let unknown = error as? SocketAddressError.UnknownHost {
-            return "\(unknown.host) is not a known host name or address"
-        }
-        if let address = error as? SocketAddressError {
-            switch address {
-            case let .unknown(host, _): return "\(host) is not a known host name or address"
-            case .unixDomainSocketPathTooLong: return "the socket path is too long"
-            default: return "not a usable address"
-            }
-        }
-        return "\(error)"
+        SocketErrorText.reason(error) ?? "\(error)"
     }
 }
 

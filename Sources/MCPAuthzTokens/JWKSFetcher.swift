@@ -59,7 +59,7 @@ package struct JWKSFetcher: Sendable {
     /// Why a fetch failed, in words: what the system or the HTTP client said, without Swift
     /// type names.
     static func reason(_ error: any Error) -> String {
-        if let io = error as? IOError { return String(cString: strerror(io.errnoCode)).lowercased() }
+        if let socket = SocketErrorText.reason(error) { return socket }
         if let client = error as? HTTPClientError {
             switch client {
             case .connectTimeout, .getConnectionFromPoolTimeout: return "no connection within the fetch timeout"
@@ -70,7 +70,6 @@ package struct JWKSFetcher: Sendable {
             default: break
             }
         }
-        if let unknown = error as? SocketAddressError.UnknownHost { return "\(unknown.host) is not a known host name" }
         if error is ChannelError { return "the connection failed" }
         let text = "\(error)"
         // Other errors print as `Type.case`; keep only the case.

@@ -59,6 +59,32 @@ func errors(_ yaml: String, limits: PolicyLoadLimits = .default) throws -> [Stri
     return fixture.errors(limits: limits)
 }
 
+/// The warnings of an inline policy that loads, as `name:line:column: warning: message` with the
+/// folder stripped.
+func loadWarnings(_ yaml: String) throws -> [String] {
+    let fixture = try PolicyFixture(yaml)
+    defer { fixture.remove() }
+    return try fixture.load().warnings.map { $0.description.replacingOccurrences(of: fixture.folder + "/", with: "") }
+}
+
+/// A policy with one issuer (`idp`) and the given servers, each with its `match` and a rule
+/// allowing `ping`, for routing questions.
+func serversPolicy(_ servers: [(id: String, match: String)]) -> String {
+    "version: 1\nissuers:\n  - id: idp\n    issuer: https://idp.example.com/\nservers:\n"
+        + servers.map { server in
+            """
+              - id: \(server.id)
+                match: \(server.match)
+                resource: https://x.example.com/\(server.id)
+                issuers: [idp]
+                rules:
+                  - name: r
+                    allow: { methods: [ping] }
+
+            """
+        }.joined()
+}
+
 /// A policy with one issuer (`idp`) and one server (`srv`) holding the given rules, which start
 /// at line 11 of the file when there are no extras (rule lines are indented by 6 spaces).
 func policy(rules: String, serverExtra: String = "", issuerExtra: String = "") -> String {

@@ -6,35 +6,18 @@ import Testing
     let router: ServerRouter
 
     init() throws {
-        func server(_ id: String, _ match: String) -> String {
-            """
-              - id: \(id)
-                match: \(match)
-                resource: https://x.example.com/\(id)
-                issuers: [idp]
-                rules:
-                  - name: r
-                    allow: { methods: [ping] }
-
-            """
-        }
-        let yaml = """
-            version: 1
-            issuers:
-              - id: idp
-                issuer: https://idp.example.com/
-            servers:
-
-            """
-            + server("docs", "{ host: mcp.example.com, path_prefix: /docs }")
-            + server("docs-v2", "{ host: mcp.example.com, path_prefix: /docs/v2/ }")
-            + server("any-host-docs", "{ path_prefix: /docs }")
-            + server("ported", "{ host: \"mcp.example.com:8443\", path_prefix: /p }")
-            + server("catch-all", "{ host: other.example.com }")
-            + server("cafe", "{ host: mcp.example.com, path_prefix: \"/caf\u{e9}\" }")
-            + server("any-host-deep", "{ path_prefix: /docs/deep }")
-            + server("any-host-root", "{ path_prefix: / }")
-        router = try compile(yaml).router
+        router = try compile(
+            serversPolicy([
+                ("docs", "{ host: mcp.example.com, path_prefix: /docs }"),
+                ("docs-v2", "{ host: mcp.example.com, path_prefix: /docs/v2/ }"),
+                ("any-host-docs", "{ path_prefix: /docs }"),
+                ("ported", "{ host: \"mcp.example.com:8443\", path_prefix: /p }"),
+                ("catch-all", "{ host: other.example.com }"),
+                ("cafe", "{ host: mcp.example.com, path_prefix: \"/caf\u{e9}\" }"),
+                ("any-host-deep", "{ path_prefix: /docs/deep }"),
+                ("any-host-root", "{ path_prefix: / }"),
+            ])
+        ).router
     }
 
     @Test(

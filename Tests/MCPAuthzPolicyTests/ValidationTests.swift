@@ -290,7 +290,7 @@ import Testing
     }
 
     @Test func unknownMethodsAreWarningsNotErrors() throws {
-        let fixture = try PolicyFixture(
+        let warnings = try loadWarnings(
             policy(
                 rules: """
                           - name: r
@@ -298,34 +298,18 @@ import Testing
                     """
             )
         )
-        defer { fixture.remove() }
-        let warnings = try fixture.load().warnings.map { $0.description.replacingOccurrences(of: fixture.folder + "/", with: "") }
         #expect(warnings == ["policy.yaml:12:28: warning: 'tools/cal' is not an MCP method this version knows (did you mean 'tools/call'?)"])
     }
 
     /// A host-less server never takes requests for a host another server names, whatever its
     /// prefix: where the prefixes overlap, validation says so.
     @Test func aHostlessServerOverlappingANamedHostIsAWarning() throws {
-        func server(_ id: String, _ match: String) -> String {
-            """
-              - id: \(id)
-                match: \(match)
-                resource: https://x.example.com/\(id)
-                issuers: [idp]
-                rules:
-                  - name: r
-                    allow: { methods: [ping] }
-
-            """
-        }
-        let fixture = try PolicyFixture(
-            "version: 1\nissuers:\n  - id: idp\n    issuer: https://idp.example.com/\nservers:\n"
-                + server("docs", "{ host: mcp.example.com, path_prefix: /docs }")
-                + server("deep", "{ path_prefix: /docs/deep }")
-                + server("apart", "{ path_prefix: /images }")
+        let warnings = try loadWarnings(
+            serversPolicy([
+                ("docs", "{ host: mcp.example.com, path_prefix: /docs }"), ("deep", "{ path_prefix: /docs/deep }"),
+                ("apart", "{ path_prefix: /images }"),
+            ])
         )
-        defer { fixture.remove() }
-        let warnings = try fixture.load().warnings.map { $0.description.replacingOccurrences(of: fixture.folder + "/", with: "") }
         #expect(
             warnings == [
                 "policy.yaml:14:12: warning: server 'deep' (any host, path_prefix /docs/deep) overlaps server 'docs' (host mcp.example.com): requests for mcp.example.com go only to the servers naming that host, never to 'deep'"
@@ -336,7 +320,7 @@ import Testing
     /// overrides, an allow an earlier unconditional allow always takes first; a rule that only
     /// might be covered (a condition, a pattern not provably inside) is not reported.
     @Test func rulesThatCanNeverDecideAreReportedWithTheRuleThatShadowsThem() throws {
-        let fixture = try PolicyFixture(
+        let warnings = try loadWarnings(
             policy(
                 rules: """
                           - name: everything
@@ -354,8 +338,6 @@ import Testing
                     """
             )
         )
-        defer { fixture.remove() }
-        let warnings = try fixture.load().warnings.map { $0.description.replacingOccurrences(of: fixture.folder + "/", with: "") }
         #expect(
             warnings == [
                 "policy.yaml:13:15: warning: rule 'admins too' never decides: rule 'everything' (policy.yaml:11:15) before it allows "
@@ -367,7 +349,7 @@ import Testing
     }
 
     @Test func anAllowAfterAnUnconditionalAllowThatCoversItIsAWarning() throws {
-        let fixture = try PolicyFixture(
+        let warnings = try loadWarnings(
             policy(
                 rules: """
                           - name: every tool
@@ -380,8 +362,6 @@ import Testing
                     """
             )
         )
-        defer { fixture.remove() }
-        let warnings = try fixture.load().warnings.map { $0.description.replacingOccurrences(of: fixture.folder + "/", with: "") }
         #expect(
             warnings == [
                 "policy.yaml:13:15: warning: rule 'one tool' never decides: rule 'every tool' (policy.yaml:11:15) "

@@ -127,10 +127,7 @@ package final class AuditLog: Service, Sendable {
     @discardableResult
     package func record(_ entry: AuditEntry) async -> Bool {
         let queued = await queue.push(.entry(entry)) { self.isHealthy }
-        if !queued {
-            droppedSinceFailure.add(1, ordering: .relaxed)
-            droppedCounter.increment()
-        }
+        if !queued { countDropped() }
         return queued
     }
 
@@ -141,7 +138,11 @@ package final class AuditLog: Service, Sendable {
 
     /// Records a decision if there is room now, else drops and counts it (for `audit_gap`).
     package func recordOrCount(_ entry: AuditEntry) {
-        guard !queue.offer(.entry(entry)) else { return }
+        if !queue.offer(.entry(entry)) { countDropped() }
+    }
+
+    /// A record that could not be kept: counted for the metric and the next `audit_gap`.
+    private func countDropped() {
         droppedSinceFailure.add(1, ordering: .relaxed)
         droppedCounter.increment()
     }

@@ -33,27 +33,36 @@ struct DecisionAPIEndpoint: Sendable {
                 return Response.json(.ok, await filterAnswer(question, request: request, runtime: runtime))
             }
             let question = try DecideQuestion(body)
-            let outcome = await authorizer.decide(
-                AuthzQuestion(
-                    runtime: runtime, serverID: runtime.snapshot.servers[question.server] == nil ? nil : question.server,
-                    token: { _ throws(TokenFailure) in try question.bearerToken() }, messages: { [question.message] }
-                )
+            let outcome = await decide(
+                server: question.server, token: question.bearerToken, messages: { [question.message] }, endpoint: "decide",
+                request: request, runtime: runtime
             )
-            await record(outcome, endpoint: "decide", path: "/v1/decide", request: request, runtime: runtime)
             return Response.json(.ok, decideAnswer(outcome, runtime: runtime))
         } catch {
             return Response.problem(.badRequest, error.message)
         }
     }
 
-    /// Logs the decision and hands its record to the audit log.
-    private func record(_ outcome: AuthzOutcome, endpoint: String, path: String, request: Request, runtime: PolicyRuntime) async {
-        outcome.log(to: logger, method: "API", path: path)
-        guard let audit = authorizer.audit else { return }
-        let record = DecisionRecord(
-            outcome, endpoint: endpoint, requestID: request.headers[.requestID], httpMethod: nil, httpPath: nil, runtime: runtime
+    /// Decides a question about a server named in the body (none when the policy has no such
+    /// server), then logs the decision and hands its record to the audit log.
+    private func decide(
+        server: String, token: @escaping () throws(TokenFailure) -> String, messages: @escaping () -> [MCPMessage]?,
+        endpoint: String, request: Request, runtime: PolicyRuntime
+    ) async -> AuthzOutcome {
+        let outcome = await authorizer.decide(
+            AuthzQuestion(
+                runtime: runtime, serverID: runtime.snapshot.servers[server] == nil ? nil : server,
+                token: { _ throws(TokenFailure) in try token() }, messages: messages
+            )
         )
-        await audit.record(AuditEntry(time: Date().timeIntervalSince1970, .decision(record)))
+        outcome.log(to: logger, method: "API", path: "/v1/\(endpoint)")
+        if let audit = authorizer.audit {
+            let record = DecisionRecord(
+                outcome, endpoint: endpoint, requestID: request.headers[.requestID], httpMethod: nil, httpPath: nil, runtime: runtime
+            )
+            await audit.record(AuditEntry(time: Date().timeIntervalSince1970, .decision(record)))
+        }
+        return outcome
     }
 
     private func decideAnswer(_ outcome: AuthzOutcome, runtime: PolicyRuntime) -> [UInt8] {
@@ -75,13 +84,9 @@ struct DecisionAPIEndpoint: Sendable {
     }
 
     private func filterAnswer(_ question: FilterQuestion, request: Request, runtime: PolicyRuntime) async -> [UInt8] {
-        let outcome = await authorizer.decide(
-            AuthzQuestion(
-                runtime: runtime, serverID: runtime.snapshot.servers[question.server] == nil ? nil : question.server,
-                token: { _ throws(TokenFailure) in try question.bearerToken() }, messages: { nil }
-            )
+        let outcome = await decide(
+            server: question.server, token: question.bearerToken, messages: { nil }, endpoint: "filter", request: request, runtime: runtime
         )
-        await record(outcome, endpoint: "filter", path: "/v1/filter", request: request, runtime: runtime)
         var json = JSONWriter()
         json.field("allow", outcome.allowed)
         json.field("status", outcome.status)
