@@ -3,7 +3,7 @@ interpreter that runs it: `mcp` 2.x speaks protocol 2026-07-28 (and sends Mcp-Me
 `mcp` 1.x speaks 2025-11-25 and older (and does not).
 
 Usage: client.py URL TOKEN|- ACTION...
-  ACTION: list | call:TOOL
+  ACTION: list | prompts | resources | call:TOOL
   E2E_EXTRA_HEADERS (environment): a JSON object of further headers to send on every request.
 Prints one JSON object: the SDK version, whether the session opened, each action's result, and
 every HTTP response the SDK received (method, status, WWW-Authenticate).
@@ -29,6 +29,12 @@ async def act(session, action):
         if action == "list":
             listed = await session.list_tools()
             return {"action": action, "ok": True, "tools": sorted(tool.name for tool in listed.tools)}
+        if action == "prompts":
+            listed = await session.list_prompts()
+            return {"action": action, "ok": True, "prompts": sorted(prompt.name for prompt in listed.prompts)}
+        if action == "resources":
+            listed = await session.list_resources()
+            return {"action": action, "ok": True, "resources": sorted(str(resource.uri) for resource in listed.resources)}
         name = action.split(":", 1)[1]
         result = await session.call_tool(name, {})
         error = result.is_error if MODERN else result.isError

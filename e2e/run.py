@@ -83,10 +83,13 @@ servers:
     scopes_supported: [read:todos, read:billing]
     rules:
       - name: protocol basics
-        allow: {{ methods: [initialize, ping, server/discover, "notifications/*", tools/list] }}
+        allow: {{ methods: [initialize, ping, server/discover, "notifications/*", tools/list, prompts/list, resources/list] }}
       - name: todo tools
         when: {{ scopes: [read:todos] }}
-        allow: {{ tools: [list_todos, get_todo, delete_todo] }}
+        allow: {{ tools: [list_todos, get_todo, delete_todo], prompts: [summarize_todos], resources: ["todos://mine"] }}
+      - name: the audit trail for admins
+        when: {{ groups: [mcp-admins] }}
+        allow: {{ prompts: [audit_report], resources: ["todos://audit-log"] }}
       - name: billing
 {billing}
         allow: {{ tools: [get_billing] }}
@@ -109,15 +112,18 @@ servers:
 def nginx_config(work, ports):
     """The shipped deploy/nginx files laid out as docs/nginx-guide.md says (copied to
     <conf>/mcp-authz/, included as mcp-authz/...), with this run's ports; only the ports and
-    listen addresses are changed. Checked with `nginx -t` before the run."""
-    replacements = {"127.0.0.1:9090": f"127.0.0.1:{ports['authz']}", "127.0.0.1:8001": f"127.0.0.1:{ports['todos']}",
-                    "127.0.0.1:8002": f"127.0.0.1:{ports['images']}", "listen 8080;": f"listen 127.0.0.1:{ports['plain']};",
+    listen addresses are changed. The njs configuration's MCP servers are the unfiltered ones
+    (ports todos_raw, images_raw), so its own list filtering is what a client sees. Checked
+    with `nginx -t` before the run."""
+    replacements = {"127.0.0.1:9090": f"127.0.0.1:{ports['authz']}", "listen 8080;": f"listen 127.0.0.1:{ports['plain']};",
                     "listen 8081;": f"listen 127.0.0.1:{ports['body']};"}
     folder = work / "conf" / "mcp-authz"
     folder.mkdir(parents=True, exist_ok=True)
     for source in sorted((ROOT / "deploy/nginx").iterdir()):
+        raw = "_raw" if source.name == "mcp-authz-body.conf" else ""
         text = source.read_text()
-        for old, new in replacements.items():
+        for old, new in {**replacements, "127.0.0.1:8001": f"127.0.0.1:{ports['todos' + raw]}",
+                         "127.0.0.1:8002": f"127.0.0.1:{ports['images' + raw]}"}.items():
             text = text.replace(old, new)
         (folder / source.name).write_text(text)
     (work / "conf" / "nginx.conf").write_text(f"""load_module /usr/lib/nginx/modules/ngx_http_js_module.so;
@@ -126,7 +132,7 @@ pid {work}/nginx.pid;
 error_log {work}/error.log;
 events {{}}
 http {{
-    log_format decisions '$request_method $uri $status $authz_decision';
+    log_format decisions '$request_method $request_uri $status $authz_decision';
     access_log {work}/access.log decisions;
     client_body_temp_path {work}/body;
     proxy_temp_path {work}/proxy;
@@ -142,7 +148,7 @@ http {{
 class Stack:
     def __init__(self, binary):
         self.work = pathlib.Path(tempfile.mkdtemp(prefix="mcp-authz-e2e-"))
-        self.ports = {name: free_port() for name in ["authz", "todos", "images", "plain", "body", "caddy"]}
+        self.ports = {name: free_port() for name in ["authz", "todos", "images", "todos_raw", "images_raw", "plain", "body", "caddy"]}
         self.issuer = Issuer()
         self.glewlwyd = Glewlwyd(self.work, free_port(), "https://mcp.example.com/todos/mcp")
         self.policy = self.work / "policy.yaml"
@@ -155,9 +161,12 @@ class Stack:
         server_python = venv_python("modern")
         self.start([binary, "serve", "--policies", str(self.policy), "--listen", f"127.0.0.1:{self.ports['authz']}",
                     "--audit", str(self.audit), "--watch-interval", "0.2", "--log-level", "warning"], "authz")
-        for name in ["todos", "images"]:
-            self.start([server_python, str(E2E / "mcp_server.py"), name, str(self.ports[name]),
-                        f"http://127.0.0.1:{self.ports['authz']}"], name)
+        # The servers behind plain nginx and Caddy filter tools/list themselves (the recipe);
+        # those behind the njs configuration do not (images answers JSON, todos SSE).
+        for name, port, flags in [("todos", "todos", []), ("images", "images", []), ("todos", "todos_raw", ["--unfiltered"]),
+                                  ("images", "images_raw", ["--unfiltered", "--json"])]:
+            self.start([server_python, str(E2E / "mcp_server.py"), name, str(self.ports[port]),
+                        f"http://127.0.0.1:{self.ports['authz']}", *flags], port)
         nginx_config(self.work, self.ports)
         self.start([shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(self.work), "-c", str(self.work / "conf" / "nginx.conf")],
                    "nginx")
@@ -240,6 +249,13 @@ def main():
     alice = issuer.token(images, sub="user-alice", email="alice@example.com", email_verified=True)
     mallory = issuer.token(images, sub="user-mallory", email="mallory@example.com", email_verified=True)
     try:
+        # The servers behind the njs configuration list everything: what a client sees through
+        # it is nginx's own filtering.
+        direct = stack.client("modern", "todos_raw", "todos", reader, "list", "prompts", "resources")
+        check("the njs configuration's servers do not filter: a direct client lists every tool, prompt and resource",
+              [r.get(k) for r, k in zip(direct["results"], ["tools", "prompts", "resources"])] ==
+              [["delete_todo", "get_billing", "get_todo", "list_todos"], ["audit_report", "summarize_todos"],
+               ["todos://audit-log", "todos://mine"]], json.dumps(direct))
         # Each era through the configuration that serves it: 2.x through plain auth_request
         # (headers), 1.x through the njs body variant; 2.x through njs as well.
         for era, config in [("modern", "plain"), ("modern", "body"), ("legacy", "body"), ("modern", "caddy")]:
@@ -249,8 +265,8 @@ def main():
             results = {r["action"]: r for r in outcome["results"]}
             check(f"{label}: session opens, tools listed", outcome["connected"] and results.get("list", {}).get("ok"),
                   json.dumps(outcome))
-            # tools/list filtered by the server through /v1/filter (deploy/mcp-server): a caller
-            # with read:todos outside the admins lists only what it may call.
+            # tools/list filtered through /v1/filter, by the server (deploy/mcp-server) or by
+            # nginx (njs): a caller with read:todos outside the admins lists only what it may call.
             check(f"{label}: tools/list shows a read:todos caller only the tools it may call",
                   results.get("list", {}).get("tools") == ["get_todo", "list_todos"], json.dumps(results.get("list")))
             check(f"{label}: allowed tool runs; the upstream is told the verified subject, not the client's own",
@@ -275,6 +291,21 @@ def main():
             listed = stack.client(era, config, "todos", admin, "list")
             check(f"{label}: an admin lists delete_todo too", (listed["results"] or [{}])[0].get("tools") ==
                   ["delete_todo", "get_todo", "list_todos"], json.dumps(listed))
+            if config == "body":
+                # njs filters prompts/list and resources/list too (SSE answers from todos).
+                for token, who, prompts, resources in [
+                    (reader, "a read:todos caller", ["summarize_todos"], ["todos://mine"]),
+                    (admin, "an admin", ["audit_report", "summarize_todos"], ["todos://audit-log", "todos://mine"]),
+                ]:
+                    both = stack.client(era, config, "todos", token, "prompts", "resources")
+                    check(f"{label}: prompts/list and resources/list show {who} only what it may get and read",
+                          [r.get(k) for r, k in zip(both["results"], ["prompts", "resources"])] == [prompts, resources],
+                          json.dumps(both))
+                # images answers JSON, not SSE: filtered as well.
+                for token, who, tools in [(alice, "alice", ["generateImage", "list_styles"]), (mallory, "mallory", [])]:
+                    listed = stack.client(era, config, "images", token, "list")
+                    check(f"{label}: a JSON tools/list answer is filtered too: {who} lists {tools}",
+                          (listed["results"] or [{}])[0].get("tools") == tools, json.dumps(listed))
             admin_outcome = stack.client(era, config, "todos", admin, "call:delete_todo")
             check(f"{label}: the admins group may delete", admin_outcome["results"][0].get("text") == "delete_todo for user-admin",
                   json.dumps(admin_outcome))
