@@ -62,6 +62,12 @@ issuers:
       - name: todo tools
         when: {{ scopes: [read:todos] }}
         allow: {{ tools: [get_todo] }}
+      - name: small refunds to our repositories
+        when: {{ scopes: [read:todos], arguments: {{ amount: {{ max: 100 }}, repo: "acme/*" }} }}
+        allow: {{ tools: [refund] }}
+      - name: no refunds to blocked accounts
+        when: {{ arguments: {{ account: "blocked-*" }} }}
+        deny: {{ tools: [refund] }}
 """)
         self.port = free_port()
         self.audit = folder / "audit.jsonl"
@@ -265,6 +271,11 @@ def main():
     overflowing_exp = signed_bytes(json.dumps({k: v for k, v in good_claims.items() if k != "exp"})[:-1].encode()
                                    + b', "exp": 1e400}')
 
+    def refund(**changes):
+        """A tools/call body for the refund tool: amount 50 to acme/widgets, changed as given."""
+        arguments = {"amount": 50, "repo": "acme/widgets", "account": "a-1", **changes}
+        return json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "refund", "arguments": arguments}})
+
     cases = [
         # (name, request keyword arguments, status, reason)
         *[(f"alg {alg!r} with no signature", {"token": compact({"alg": alg, "kid": KID}, good_claims)}, 401,
@@ -317,6 +328,26 @@ def main():
             [{"jsonrpc": "2.0", "id": i, "method": "ping"} for i in range(10000)])}, 403, "batch_too_large"),
         ("body of 2 MiB", {"token": good, "body": '{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":"'
                            + "x" * (2 << 20) + '"}}'}, 403, "body_too_large"),
+        # Arguments: typed, never coerced; what cannot be compared fails closed.
+        ("amount sent as the string \"50\"", {"token": good, "tool": "refund", "body": refund(amount="50")}, 403,
+         "arguments_unavailable"),
+        ("amount as a huge number (10^30)", {"token": good, "tool": "refund", "body": refund(amount=10**30)}, 403,
+         "no_matching_rule"),
+        ("amount beyond any double (1e400)", {"token": good, "tool": "refund",
+                                               "body": refund(amount=0).replace('"amount": 0', '"amount": 1e400')}, 403,
+         "body_invalid"),
+        ("repo as a nested object where a string is expected", {"token": good, "tool": "refund",
+                                                                "body": refund(repo={"name": "acme/x"})}, 403, "arguments_unavailable"),
+        ("repo with a Cyrillic look-alike letter", {"token": good, "tool": "refund", "body": refund(repo="\u0430cme/x")}, 403,
+         "no_matching_rule"),
+        ("blocked account hidden in an array (the deny cannot be ruled out)",
+         {"token": good, "tool": "refund", "body": refund(account=["blocked-1"])}, 403, "arguments_unavailable"),
+        ("blocked account", {"token": good, "tool": "refund", "body": refund(account="blocked-1")}, 403, "denied_by_rule"),
+        ("arguments not an object", {"token": good, "tool": "refund", "body": json.dumps(
+            {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "refund", "arguments": "amount=5"}})}, 403,
+         "body_invalid"),
+        ("refund named in headers only: arguments unseen", {"token": good, "tool": "refund"}, 403, "arguments_unavailable"),
+        ("a small refund to our repository, for contrast", {"token": good, "tool": "refund", "body": refund()}, 200, "allowed"),
         ("the valid token, for contrast", {"token": good}, 200, "allowed"),
         ("a valid ES256 token, for contrast", {"token": es256}, 200, "allowed"),
     ]

@@ -25,6 +25,9 @@ struct ExplainCommand: ParsableCommand {
     @Option(help: "The tool or prompt name, or the resource URI.")
     var name: String?
 
+    @Option(help: "The call's params.arguments as a JSON object; without it, argument conditions cannot be evaluated.")
+    var arguments: String?
+
     @Option(help: "A JSON file with the token's claims ('-' reads standard input).")
     var claims: String
 
@@ -68,7 +71,16 @@ struct ExplainCommand: ParsableCommand {
             }
             identity = found
         }
-        let input = DecisionInput(serverID: server, identity: identity, operation: MCPOperation(method: method, name: name))
+        var known = MCPArguments.unavailable
+        if let arguments {
+            guard arguments.utf8.count <= 1 << 20, case let .object(object)? = try? ClaimValue.parseJSON(Array(arguments.utf8)) else {
+                printError("--arguments must be a JSON object (at most 1 MiB), such as '{\"amount\": 50}'")
+                throw ExitCode(1)
+            }
+            known = .known(object)
+        }
+        let operation = MCPOperation(method: method, name: name, arguments: known)
+        let input = DecisionInput(serverID: server, identity: identity, operation: operation)
         print(snapshot.explain(input).render())
     }
 

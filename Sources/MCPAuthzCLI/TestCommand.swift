@@ -67,6 +67,7 @@ struct TestCommand: ParsableCommand {
         var words = ["mcp-authz", "explain", shellQuoted(policies), "--server", shellQuoted(testCase.serverID)]
         words += ["--method", shellQuoted(testCase.operation.method)]
         if let target = testCase.operation.target { words += ["--name", shellQuoted(target.name)] }
+        if let arguments = testCase.operation.arguments.body { words += ["--arguments", shellQuoted(ClaimValue.object(arguments).jsonText)] }
         if let issuer = testCase.issuerID { words += ["--issuer", shellQuoted(issuer)] }
         words += ["--claims", "-"]
         return "echo \(shellQuoted(ClaimValue.object(testCase.claims).jsonText)) | " + words.joined(separator: " ")

@@ -34,6 +34,7 @@ import Testing
             conditions.append("email_domains: [\(pick(["x.com", "y.com"]))]")
         }
         if Int.random(in: 0..<4, using: &rng) == 0 { conditions.append("not: { groups: [g3] }") }
+        if Int.random(in: 0..<4, using: &rng) == 0 { conditions.append("arguments: { amount: { max: 50 } }") }
         let target: String
         switch Int.random(in: 0..<4, using: &rng) {
         case 0: target = "methods: [\"tools/*\"]"
@@ -47,7 +48,7 @@ import Testing
 
     /// The plain reading of the rules, with no index.
     func referenceDecision(_ server: CompiledServer, _ identity: Identity, _ operation: MCPOperation) -> (Decision.Effect, String?) {
-        let applicable = server.rules.filter { $0.targets.match(operation) != nil && $0.holds(for: identity) }
+        let applicable = server.rules.filter { $0.targets.match(operation) != nil && $0.holds(for: identity, operation.arguments) }
         if let deny = applicable.first(where: { $0.effect == .deny }) { return (.deny, deny.name) }
         if let allow = applicable.first { return (.allow, allow.name) }
         return (.deny, nil)
@@ -65,7 +66,13 @@ import Testing
                 scopes: Set(Self.scopes.filter { _ in Bool.random(using: &rng) }),
                 groups: Set(Self.groups.filter { _ in Bool.random(using: &rng) })
             )
-            let operation = MCPOperation(method: "tools/call", name: Self.tools.randomElement(using: &rng))
+            let arguments: [MCPArguments] = [
+                .unavailable, .known([:]), .known(["amount": .integer(10)]), .known(["amount": .integer(99)]),
+                .known(["amount": .string("10")]),
+            ]
+            let operation = MCPOperation(
+                method: "tools/call", name: Self.tools.randomElement(using: &rng), arguments: arguments.randomElement(using: &rng)!
+            )
             let decision = snapshot.decide(DecisionInput(serverID: "srv", identity: identity, operation: operation))
             let reference = referenceDecision(server, identity, operation)
             #expect(decision.effect == reference.0 && decision.rule == reference.1, "seed \(seed): \(operation) for \(identity)")

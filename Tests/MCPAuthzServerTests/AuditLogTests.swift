@@ -166,3 +166,95 @@ final class Drain: @unchecked Sendable {
 
     var text: String { lock.withLock { String(decoding: bytes, as: UTF8.self) } }
 }
+
+/// Argument conditions through the sidecar: `/v1/decide` with `arguments`, the forwarded body,
+/// headers alone (not seen: fail closed), and the audit record naming the paths (values only
+/// with `audit_arguments`).
+@Suite struct ArgumentDecisionTests {
+    static func policy(auditArguments: Bool) -> (String) -> String {
+        { jwksFile in
+            testPolicy(jwksFile: jwksFile).replacingOccurrences(
+                of: """
+                          - name: billing
+                    """,
+                with: """
+                          - name: small refunds
+                            when: { scopes: [read:todos], arguments: { amount: { max: 100 }, "to.account": "acme-*" } }
+                            allow: { tools: [refund] }
+                          - name: no refunds to closed accounts
+                            when: { arguments: { "to.account": "acme-closed-*" } }
+                            deny: { tools: [refund] }
+                          - name: billing
+                    """
+            ).replacingOccurrences(
+                of: "    scopes_supported: [read:todos, read:billing]",
+                with: "    scopes_supported: [read:todos, read:billing]\n    audit_arguments: \(auditArguments)")
+        }
+    }
+
+    @Test func decideTakesArgumentsAndTreatsMissingOnesAsUnseen() async throws {
+        try await withSidecar(policy: Self.policy(auditArguments: false)) { sidecar in
+            func decide(_ extra: String) async throws -> [String: Any] {
+                let body = #"{"server":"todos","token":"\#(sidecar.token("reader"))","method":"tools/call","name":"refund"\#(extra)}"#
+                return try sidecar.json(try await sidecar.send(.post, "/v1/decide", body: body))
+            }
+            let small = try await decide(#","arguments":{"amount":40,"to":{"account":"acme-1"}}"#)
+            #expect(small["allow"] as? Bool == true)
+            #expect(small["rule"] as? String == "small refunds")
+            let big = try await decide(#","arguments":{"amount":400,"to":{"account":"acme-1"}}"#)
+            #expect(big["reason"] as? String == "no_matching_rule")
+            let typed = try await decide(#","arguments":{"amount":"40","to":{"account":"acme-1"}}"#)
+            #expect(typed["reason"] as? String == "arguments_unavailable")
+            let closed = try await decide(#","arguments":{"amount":40,"to":{"account":"acme-closed-9"}}"#)
+            #expect(closed["reason"] as? String == "denied_by_rule")
+            // Not given: not empty but unseen, so the deny that cannot be ruled out denies.
+            let unseen = try await decide("")
+            #expect(unseen["reason"] as? String == "arguments_unavailable")
+            #expect(unseen["rule"] as? String == "no refunds to closed accounts")
+            let bad = try await sidecar.send(
+                .post, "/v1/decide", body: #"{"server":"todos","token":"x","method":"tools/call","name":"refund","arguments":[1]}"#
+            )
+            #expect(bad.status == .badRequest)
+        }
+    }
+
+    @Test func theAuditRecordNamesTheArgumentPathsAndValuesOnlyWhenAsked() async throws {
+        for audited in [false, true] {
+            let path = NSTemporaryDirectory() + "mcp-authz-audit-arguments-" + UUID().uuidString + ".jsonl"
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            try await withSidecar(policy: Self.policy(auditArguments: audited), configure: { $0.audit.destinations = [.file(path)] }) {
+                sidecar in
+                let body =
+                    #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"refund","arguments":{"amount":40,"to":{"account":"acme-1"},"memo":"secret"}}}"#
+                let allowed = try await sidecar.send(
+                    .post, "/auth",
+                    headers: [
+                        "Authorization": "Bearer \(sidecar.token("reader"))", "X-Original-Method": "POST", "X-Original-URI": "/mcp",
+                        "X-Forwarded-Host": "todos.test.example", "Content-Type": "application/json",
+                    ],
+                    body: body
+                )
+                #expect(allowed.status == .ok)
+                // Headers alone on 2026-07-28: the name is trusted, the arguments are not seen.
+                let unseen = try await sidecar.send(
+                    .get, "/auth",
+                    headers: [
+                        "Authorization": "Bearer \(sidecar.token("reader"))", "X-Original-Method": "POST", "X-Original-URI": "/mcp",
+                        "X-Forwarded-Host": "todos.test.example", "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call",
+                        "Mcp-Name": "refund",
+                    ]
+                )
+                #expect(unseen.status == .forbidden)
+                #expect(unseen.headers[HTTPField.Name("X-Authz-Reason")!] == "arguments_unavailable")
+                #expect(try await eventually { AuditLogTests.lines(path).filter { $0["event"] as? String == "decision" }.count == 2 })
+                let decisions = AuditLogTests.lines(path).filter { $0["event"] as? String == "decision" }
+                #expect(decisions.map { $0["arguments"] as? [String] } == [["amount", "to.account"], ["to.account"]])
+                let values = decisions[0]["argument_values"] as? [String: String]
+                #expect(values == (audited ? ["amount": "40", "to.account": #""acme-1""#] : nil))
+                #expect(decisions[1]["argument_values"] == nil)
+                let text = String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
+                #expect(!text.contains("secret"))
+            }
+        }
+    }
+}

@@ -73,17 +73,44 @@ import Testing
         func one(_ json: String) throws -> MCPMessage { try #require(try MCPRequestBody.messages(Array(json.utf8), limits: limits).first) }
         #expect(
             try one(#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"p"}}"#)
-                == .call(MCPOperation(method: "prompts/get", name: "p")))
+                == .call(MCPOperation(method: "prompts/get", name: "p", arguments: .known([:]))))
         #expect(
             try one(#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///a"}}"#)
-                == .call(MCPOperation(method: "resources/read", name: "file:///a"))
+                == .call(MCPOperation(method: "resources/read", name: "file:///a", arguments: .known([:])))
         )
         #expect(
             try one(#"{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"p"}}}"#)
-                == .call(MCPOperation(method: "completion/complete", target: .init(kind: .prompt, name: "p")))
+                == .call(MCPOperation(method: "completion/complete", target: .init(kind: .prompt, name: "p"), arguments: .known([:])))
         )
-        #expect(try one(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#) == .call(MCPOperation(method: "notifications/initialized")))
+        #expect(
+            try one(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+                == .call(MCPOperation(method: "notifications/initialized", arguments: .known([:]))))
         #expect(try one(#"{"jsonrpc":"2.0","id":7,"error":{"code":-1,"message":"no"}}"#) == .response)
+    }
+
+    @Test func bodyArgumentsAreKnownAndNeverGuessedFromHeaders() throws {
+        let limits = MCPBodyLimits()
+        func one(_ json: String) throws -> MCPMessage { try #require(try MCPRequestBody.messages(Array(json.utf8), limits: limits).first) }
+        let call = try one(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"amount":5,"to":{"iban":"X"}}}}"#)
+        guard case let .call(operation) = call else {
+            Issue.record("not a call: \(call)")
+            return
+        }
+        #expect(operation.arguments.lookup("amount") == .value(.integer(5)))
+        #expect(operation.arguments.lookup("to.iban") == .value(.string("X")))
+        #expect(operation.arguments.lookup("missing") == .absent)
+        let rejected = #expect(throws: RequestRejection.self) {
+            try MCPRequestBody.messages(
+                Array(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":"amount=5"}}"#.utf8), limits: limits)
+        }
+        #expect(rejected?.reason == .bodyInvalid)
+        // Headers alone: the arguments are not seen.
+        let headers = ForwardedRequest(method: "POST", host: nil, uri: "/mcp", protocolVersion: "2026-07-28", mcpMethod: "tools/call", mcpName: "t")
+        guard case let .call(fromHeaders)? = try headers.messages(limits: limits)?.first else {
+            Issue.record("no call")
+            return
+        }
+        #expect(fromHeaders.arguments.lookup("amount") == .unknown)
     }
 
     @Test func bodyBoundsAreEnforced() {

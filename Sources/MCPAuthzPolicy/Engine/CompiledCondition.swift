@@ -11,7 +11,16 @@ package struct CompiledCondition: Sendable {
         case clients
         case groups
         case claims
+        case arguments
         case not
+    }
+
+    /// A condition's value for one call: it holds, a key fails, or arguments it needs cannot be
+    /// evaluated (not seen, or of a type the matcher cannot compare).
+    package enum Evaluation: Sendable, Equatable {
+        case holds
+        case fails(Key)
+        case unknown
     }
 
     var issuers: NameSet?
@@ -23,19 +32,24 @@ package struct CompiledCondition: Sendable {
     var clients: NameSet?
     var groups: NameSet?
     var claims: [(path: String, values: [ClaimValue])]
+    package var arguments: [CompiledArgument]
     /// Zero or one nested condition that must not hold.
-    var negated: [CompiledCondition]
+    package var negated: [CompiledCondition]
+    /// Whether this condition or a nested one looks at arguments: only then can it be unknown.
+    let readsArguments: Bool
 
     static let always = CompiledCondition(
         issuers: nil, scopes: nil, anyScopes: nil, emails: nil, emailDomains: nil, subjects: nil, clients: nil,
-        groups: nil, claims: [], negated: []
+        groups: nil, claims: [], arguments: [], negated: []
     )
 
     init(
         issuers: NameSet?, scopes: NameSet?, anyScopes: NameSet?, emails: NameSet?,
         emailDomains: NameSet?, subjects: NameSet?, clients: NameSet?, groups: NameSet?,
-        claims: [(path: String, values: [ClaimValue])], negated: [CompiledCondition]
+        claims: [(path: String, values: [ClaimValue])], arguments: [CompiledArgument], negated: [CompiledCondition]
     ) {
+        self.arguments = arguments
+        readsArguments = !arguments.isEmpty || negated.contains { $0.readsArguments }
         self.issuers = issuers
         self.scopes = scopes
         self.anyScopes = anyScopes
@@ -59,13 +73,45 @@ package struct CompiledCondition: Sendable {
             emails: set(condition.emails), emailDomains: set(condition.emailDomains), subjects: set(condition.subjects),
             clients: set(condition.clients), groups: set(condition.groups),
             claims: (condition.claims ?? []).map { ($0.path.value, $0.values) },
+            arguments: (condition.arguments ?? []).map(CompiledArgument.init),
             negated: condition.not.map { [CompiledCondition($0.value)] } ?? []
         )
     }
 
-    /// The first condition key that does not hold for the identity, or nil when all hold.
-    /// Decisions and explanations both use this, so they cannot disagree.
-    package func firstFailure(_ identity: Identity) -> Key? {
+    /// The condition's value for a call. Decisions and explanations both use this, so they
+    /// cannot disagree. Keys are checked in order; a failing key decides even when an argument
+    /// before it is unknown (false wins a conjunction).
+    package func evaluate(_ identity: Identity, _ arguments: MCPArguments) -> Evaluation {
+        if let failure = firstIdentityFailure(identity) { return .fails(failure) }
+        guard readsArguments else {
+            for condition in negated where condition.evaluate(identity, arguments) == .holds { return .fails(.not) }
+            return .holds
+        }
+        var unknown = false
+        for argument in self.arguments {
+            switch argument.evaluate(arguments, claims: identity.claims) {
+            case .holds: continue
+            case .fails: return .fails(.arguments)
+            case .unknown: unknown = true
+            }
+        }
+        for condition in negated {
+            switch condition.evaluate(identity, arguments) {
+            case .holds: return .fails(.not)
+            case .fails: continue
+            case .unknown: unknown = true
+            }
+        }
+        return unknown ? .unknown : .holds
+    }
+
+    /// The argument paths this condition and those nested in it look at.
+    package var argumentPaths: [String] {
+        arguments.map(\.path) + negated.flatMap(\.argumentPaths)
+    }
+
+    /// The first identity key (every key but `arguments` and `not`) that does not hold.
+    private func firstIdentityFailure(_ identity: Identity) -> Key? {
         // Optional chaining reads the sets in place; `if let` would copy each one.
         if issuers?.contains(identity.issuerID) == false { return .issuers }
         if scopes?.isSubset(of: identity.scopes) == false { return .scopes }
@@ -84,7 +130,6 @@ package struct CompiledCondition: Sendable {
         }
         if groups?.isDisjoint(with: identity.groups) == true { return .groups }
         for claim in claims where !Self.claimHolds(claim.path, claim.values, in: identity.claims) { return .claims }
-        for condition in negated where condition.firstFailure(identity) == nil { return .not }
         return nil
     }
 

@@ -20,8 +20,16 @@ package final class CompiledRule: Sendable {
         location = rule.location
     }
 
+    /// Whether the rule applies to the caller and call. A condition on arguments that cannot be
+    /// evaluated fails closed: a deny applies, an allow does not.
     @inline(__always)
-    func holds(for identity: Identity) -> Bool { condition.firstFailure(identity) == nil }
+    func holds(for identity: Identity, _ arguments: MCPArguments) -> Bool {
+        switch condition.evaluate(identity, arguments) {
+        case .holds: return true
+        case .fails: return false
+        case .unknown: return effect == .deny
+        }
+    }
 }
 
 /// A rule's `allow:` or `deny:` as compiled patterns.

@@ -51,13 +51,35 @@ package final class CompiledServer: Sendable {
         }
         let (firstDeny, firstAllow, scopedAllows) = firstMatches(identity, operation)
         if firstDeny != .max {
-            return Decision(effect: .deny, status: 403, reason: .deniedByRule, rule: rules[firstDeny].name)
+            let rule = rules[firstDeny]
+            // A deny whose arguments cannot be evaluated denies, and says why.
+            let unknown = rule.condition.readsArguments && rule.condition.evaluate(identity, operation.arguments) == .unknown
+            return Decision(
+                effect: .deny, status: 403, reason: unknown ? .argumentsUnavailable : .deniedByRule, rule: rule.name,
+                argumentPaths: rule.condition.argumentPaths
+            )
         }
         if firstAllow != .max {
-            return Decision(effect: .allow, status: 200, reason: .allowed, rule: rules[firstAllow].name)
+            let rule = rules[firstAllow]
+            return Decision(effect: .allow, status: 200, reason: .allowed, rule: rule.name, argumentPaths: rule.condition.argumentPaths)
+        }
+        if let unevaluated = allowWithUnknownArguments(identity, operation) {
+            return Decision(effect: .deny, status: 403, reason: .argumentsUnavailable, argumentPaths: unevaluated.condition.argumentPaths)
         }
         let hint = scopedAllows ? scopesThatWouldAllow(identity, operation) : []
         return Decision(effect: .deny, status: 403, reason: .noMatchingRule, requiredScopes: hint)
+    }
+
+    /// For a default deny: the first allow rule that applies to the operation but whose
+    /// condition could not be evaluated on the call's arguments, so the denial can say so.
+    private func allowWithUnknownArguments(_ identity: Identity, _ operation: MCPOperation) -> CompiledRule? {
+        var first = Int.max
+        for bucket in buckets(operation) {
+            for position in bucket.allows.readingArguments where Int(position) < first {
+                if rules[Int(position)].condition.evaluate(identity, operation.arguments) == .unknown { first = Int(position) }
+            }
+        }
+        return first == .max ? nil : rules[first]
     }
 
     /// Positions of the first matching deny and the first matching allow (`Int.max` for none),
@@ -67,9 +89,11 @@ package final class CompiledServer: Sendable {
         var firstDeny = Int.max
         var firstAllow = Int.max
         var scopedAllows = false
-        methods.lowerFirstMatches(operation.method, &firstDeny, &firstAllow, &scopedAllows, identity, rules)
+        methods.lowerFirstMatches(operation.method, &firstDeny, &firstAllow, &scopedAllows, identity, operation.arguments, rules)
         if let target = operation.target {
-            targets[Self.slot(target.kind)].lowerFirstMatches(target.name, &firstDeny, &firstAllow, &scopedAllows, identity, rules)
+            targets[Self.slot(target.kind)].lowerFirstMatches(
+                target.name, &firstDeny, &firstAllow, &scopedAllows, identity, operation.arguments, rules
+            )
         }
         return (firstDeny, firstAllow, scopedAllows)
     }

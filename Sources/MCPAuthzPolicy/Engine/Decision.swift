@@ -19,6 +19,10 @@ package struct Decision: Sendable, Equatable {
         /// (`TokenFailure.Reason.issuerUntrusted`), so `mcp-authz test`, `/auth`, `/v1/decide`,
         /// the audit log and the metrics name the case alike.
         case issuerUntrusted = "issuer_untrusted"
+        /// A rule's condition on the call's arguments could not be evaluated (the body was not
+        /// seen and no header carried the argument, or its value is of a type the matcher cannot
+        /// compare): a deny rule denied, or an allow rule did not apply and nothing else allowed.
+        case argumentsUnavailable = "arguments_unavailable"
     }
 
     package var effect: Effect
@@ -29,13 +33,19 @@ package struct Decision: Sendable, Equatable {
     package var rule: String?
     /// On a default deny that scopes could lift: the scopes to add (sorted).
     package var requiredScopes: [String]
+    /// The argument paths the deciding rule's condition looks at (for `arguments_unavailable`,
+    /// those of the rule that could not be evaluated).
+    package var argumentPaths: [String]
 
-    package init(effect: Effect, status: Int, reason: Reason, rule: String? = nil, requiredScopes: [String] = []) {
+    package init(
+        effect: Effect, status: Int, reason: Reason, rule: String? = nil, requiredScopes: [String] = [], argumentPaths: [String] = []
+    ) {
         self.effect = effect
         self.status = status
         self.reason = reason
         self.rule = rule
         self.requiredScopes = requiredScopes
+        self.argumentPaths = argumentPaths
     }
 
     package var isAllowed: Bool { effect == .allow }

@@ -7,10 +7,14 @@ struct IndexedRules: Sendable {
     private var keyed: [[String: [Int32]]] = Array(repeating: [:], count: IdentityAttribute.allCases.count)
     /// The rules whose condition asks for scopes, for the scope hint of a default deny.
     private(set) var needingScopes: [Int32] = []
+    /// The rules whose condition looks at arguments, to tell a default deny that arguments
+    /// could not be evaluated.
+    private(set) var readingArguments: [Int32] = []
 
     mutating func add(_ index: Int, rule: CompiledRule) {
         let position = Int32(index)
         if rule.needsScopes { needingScopes.append(position) }
+        if rule.condition.readsArguments { readingArguments.append(position) }
         guard let key = rule.condition.indexKey else {
             unkeyed.append(position)
             return
@@ -21,28 +25,28 @@ struct IndexedRules: Sendable {
 
     /// Lowers `first` to the position of the earliest rule here whose condition holds for the
     /// identity. Rules at or after `first` are not evaluated.
-    func lowerFirstMatch(_ first: inout Int, for identity: Identity, in rules: [CompiledRule]) {
-        Self.scan(unkeyed, &first, identity, rules)
+    func lowerFirstMatch(_ first: inout Int, for identity: Identity, _ arguments: MCPArguments, in rules: [CompiledRule]) {
+        Self.scan(unkeyed, &first, identity, arguments, rules)
         // Most buckets index by one attribute at most; an empty table is skipped before the
         // key is hashed.
-        if !keyed[0].isEmpty, let email = identity.usableEmail, let list = keyed[0][email] { Self.scan(list, &first, identity, rules) }
-        if !keyed[1].isEmpty, let subject = identity.subject, let list = keyed[1][subject] { Self.scan(list, &first, identity, rules) }
-        if !keyed[2].isEmpty, let client = identity.clientID, let list = keyed[2][client] { Self.scan(list, &first, identity, rules) }
+        if !keyed[0].isEmpty, let email = identity.usableEmail, let list = keyed[0][email] { Self.scan(list, &first, identity, arguments, rules) }
+        if !keyed[1].isEmpty, let subject = identity.subject, let list = keyed[1][subject] { Self.scan(list, &first, identity, arguments, rules) }
+        if !keyed[2].isEmpty, let client = identity.clientID, let list = keyed[2][client] { Self.scan(list, &first, identity, arguments, rules) }
         if !keyed[3].isEmpty {
             for group in identity.groups {
-                if let list = keyed[3][group] { Self.scan(list, &first, identity, rules) }
+                if let list = keyed[3][group] { Self.scan(list, &first, identity, arguments, rules) }
             }
         }
-        if !keyed[4].isEmpty, let domain = identity.emailDomain, let list = keyed[4][domain] { Self.scan(list, &first, identity, rules) }
+        if !keyed[4].isEmpty, let domain = identity.emailDomain, let list = keyed[4][domain] { Self.scan(list, &first, identity, arguments, rules) }
     }
 
     @inline(__always)
-    private static func scan(_ list: [Int32], _ first: inout Int, _ identity: Identity, _ rules: [CompiledRule]) {
+    private static func scan(_ list: [Int32], _ first: inout Int, _ identity: Identity, _ arguments: MCPArguments, _ rules: [CompiledRule]) {
         for position in list {
             let index = Int(position)
             // Lists are in rule order, so nothing later in this one can be earlier.
             if index >= first { return }
-            if rules[index].holds(for: identity) {
+            if rules[index].holds(for: identity, arguments) {
                 first = index
                 return
             }
@@ -106,16 +110,16 @@ struct TargetTable: Sendable {
     @inline(__always)
     func lowerFirstMatches(
         _ name: String, _ firstDeny: inout Int, _ firstAllow: inout Int, _ scopedAllows: inout Bool, _ identity: Identity,
-        _ rules: [CompiledRule]
+        _ arguments: MCPArguments, _ rules: [CompiledRule]
     ) {
         if let bucket = exact[name] {
-            bucket.denies.lowerFirstMatch(&firstDeny, for: identity, in: rules)
-            bucket.allows.lowerFirstMatch(&firstAllow, for: identity, in: rules)
+            bucket.denies.lowerFirstMatch(&firstDeny, for: identity, arguments, in: rules)
+            bucket.allows.lowerFirstMatch(&firstAllow, for: identity, arguments, in: rules)
             scopedAllows = scopedAllows || !bucket.allows.needingScopes.isEmpty
         }
         for i in patterns.indices where patterns[i].matches(name) {
-            patternBuckets[i].denies.lowerFirstMatch(&firstDeny, for: identity, in: rules)
-            patternBuckets[i].allows.lowerFirstMatch(&firstAllow, for: identity, in: rules)
+            patternBuckets[i].denies.lowerFirstMatch(&firstDeny, for: identity, arguments, in: rules)
+            patternBuckets[i].allows.lowerFirstMatch(&firstAllow, for: identity, arguments, in: rules)
             scopedAllows = scopedAllows || !patternBuckets[i].allows.needingScopes.isEmpty
         }
     }

@@ -8,12 +8,22 @@ package struct Explanation: Sendable {
         package var location: SourceLocation
         /// The pattern that made the rule apply to the operation; nil when it does not apply.
         package var appliedBy: Glob?
-        /// The condition that failed; nil when the rule applied and its condition held.
-        package var failed: CompiledCondition.Key?
+        /// The condition's value; nil when the rule does not apply to the operation.
+        package var evaluation: CompiledCondition.Evaluation?
         /// A sentence on the failed condition.
         package var detail: String?
+        /// Each argument condition of the rule and how it came out, when the rule applies.
+        package var arguments: [String] = []
 
-        package var matched: Bool { appliedBy != nil && failed == nil }
+        /// The condition that failed.
+        package var failed: CompiledCondition.Key? {
+            if case let .fails(key)? = evaluation { return key }
+            return nil
+        }
+
+        /// Whether the rule took part in the decision: its condition held, or (a deny) could
+        /// not be evaluated, which fails closed.
+        package var matched: Bool { evaluation == .holds || (evaluation == .unknown && effect == .deny) }
     }
 
     package var input: DecisionInput
@@ -46,9 +56,13 @@ package struct Explanation: Sendable {
             }
             if let failed = trace.failed {
                 lines.append("\(head): applies via '\(glob.pattern)'; condition fails on \(failed.rawValue)\(trace.detail.map { ": \($0)" } ?? "")")
+            } else if trace.evaluation == .unknown {
+                let effect = trace.effect == .deny ? "a deny applies -> MATCH (fail closed)" : "an allow does not apply"
+                lines.append("\(head): applies via '\(glob.pattern)'; arguments cannot be evaluated, so \(effect)")
             } else {
                 lines.append("\(head): applies via '\(glob.pattern)'; condition holds -> MATCH")
             }
+            lines += trace.arguments.map { "       \($0)" }
         }
         return lines.joined(separator: "\n")
     }
@@ -68,12 +82,16 @@ extension PolicySnapshot {
             )
             return Explanation(input: input, decision: decision, traces: [], notes: notes)
         }
+        let arguments = input.operation.arguments
         let traces = server.rules.enumerated().map { position, rule in
             let glob = rule.targets.match(input.operation)
-            let failed = glob == nil ? nil : rule.condition.firstFailure(input.identity)
+            let evaluation = glob == nil ? nil : rule.condition.evaluate(input.identity, arguments)
+            var detail: String?
+            if case let .fails(key)? = evaluation { detail = Self.detail(key, rule.condition, input.identity, arguments) }
             return Explanation.RuleTrace(
                 position: position, name: rule.name, effect: rule.effect, location: rule.location, appliedBy: glob,
-                failed: failed, detail: failed.map { Self.detail($0, rule.condition, input.identity) }
+                evaluation: evaluation, detail: detail,
+                arguments: glob == nil ? [] : Self.argumentLines(rule.condition, input.identity, arguments, negated: false)
             )
         }
         if decision.reason == .deniedByRule, traces.contains(where: { $0.matched && $0.effect == .allow }) {
@@ -82,10 +100,19 @@ extension PolicySnapshot {
         if decision.reason == .noMatchingRule {
             notes.append("no rule allows this operation, so it is denied by default")
         }
+        if decision.reason == .argumentsUnavailable {
+            notes.append(
+                arguments.body == nil
+                    ? "the call's arguments were not seen (no body; only Mcp-Param-* headers the catalog maps), so argument conditions cannot be evaluated"
+                    : "an argument's value is of a type its matcher cannot compare, so that condition cannot be evaluated"
+            )
+        }
         return Explanation(input: input, decision: decision, traces: traces, notes: notes)
     }
 
-    private static func detail(_ key: CompiledCondition.Key, _ condition: CompiledCondition, _ identity: Identity) -> String {
+    private static func detail(
+        _ key: CompiledCondition.Key, _ condition: CompiledCondition, _ identity: Identity, _ arguments: MCPArguments
+    ) -> String {
         func list(_ values: NameSet?) -> String { (values?.elements ?? []).sorted().joined(separator: ", ") }
         switch key {
         case .issuers: return "token issuer '\(identity.issuerID)' is not one of \(list(condition.issuers))"
@@ -103,7 +130,35 @@ extension PolicySnapshot {
             guard let failing else { return "a claim does not match" }
             let actual = ClaimValue.lookup(failing.path, in: identity.claims).map(\.description) ?? "absent"
             return "claim '\(failing.path)' is \(actual), expected \(failing.values.map(\.description).joined(separator: " or "))"
+        case .arguments:
+            let failing = condition.arguments.first { $0.evaluate(arguments, claims: identity.claims) == .fails }
+            return failing.map { "argument '\($0.path)' does not match" } ?? "an argument does not match"
         case .not: return "the condition under 'not' holds"
         }
+    }
+
+    /// One line per argument condition (nested ones under `not` marked so): the value the call
+    /// gives, the matcher, and the outcome.
+    private static func argumentLines(
+        _ condition: CompiledCondition, _ identity: Identity, _ arguments: MCPArguments, negated: Bool
+    ) -> [String] {
+        var lines: [String] = []
+        for argument in condition.arguments {
+            let value: String
+            switch arguments.lookup(argument.path) {
+            case let .value(found): value = found.description
+            case .absent: value = "absent"
+            case .unknown: value = "not seen"
+            }
+            let outcome: String
+            switch argument.evaluate(arguments, claims: identity.claims) {
+            case .holds: outcome = "holds"
+            case .fails: outcome = "fails"
+            case .unknown: outcome = "cannot be evaluated"
+            }
+            lines.append("\(negated ? "not: " : "")argument '\(argument.path)' = \(value), must be \(argument.matcher): \(outcome)")
+        }
+        for nested in condition.negated { lines += argumentLines(nested, identity, arguments, negated: true) }
+        return lines
     }
 }

@@ -10,19 +10,20 @@ package enum PolicyKeys {
     ]
     package static let issuerRequired = ["id", "issuer"]
     package static let server = [
-        "id", "match", "resource", "audiences", "issuers", "scopes_supported", "authorization_servers", "rules",
+        "id", "match", "resource", "audiences", "issuers", "scopes_supported", "authorization_servers", "rules", "audit_arguments",
     ]
     package static let serverRequired = ["id", "match", "issuers", "rules"]
     package static let match = ["host", "path_prefix"]
     package static let rule = ["name", "when", "allow", "deny"]
     package static let ruleRequired = ["name"]
     package static let condition = [
-        "issuers", "scopes", "any_scopes", "emails", "email_domains", "subjects", "clients", "groups", "claims", "not",
+        "issuers", "scopes", "any_scopes", "emails", "email_domains", "subjects", "clients", "groups", "claims", "arguments", "not",
     ]
+    package static let argumentMatcher = ["equals", "one_of", "pattern", "min", "max", "max_length", "present", "claim"]
     package static let targets = ["methods", "tools", "prompts", "resources"]
     package static let testFile = ["cases"]
     package static let testCase = ["name", "server", "issuer", "claims", "request", "expect"]
     package static let testCaseRequired = ["name", "server", "claims", "request", "expect"]
-    package static let testRequest = ["method", "name"]
+    package static let testRequest = ["method", "name", "arguments"]
     package static let testExpect = ["decision", "status", "reason", "rule", "required_scopes"]
 }

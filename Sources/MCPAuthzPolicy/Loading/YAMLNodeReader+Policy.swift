@@ -152,6 +152,7 @@ extension YAMLNodeReader {
             location: fields.location
         )
         if let node = fields["match"] { config.match = match(node) ?? config.match }
+        if let node = fields["audit_arguments"] { config.auditArguments = bool(node, what: "audit_arguments") ?? false }
         if let node = fields["authorization_servers"], let list = stringList(node, what: "authorization_servers") {
             config.authorizationServers = list.compactMap { entry in
                 if let problem = URLRule.problem(entry.value) {
@@ -284,6 +285,9 @@ extension YAMLNodeReader {
         if let node = fields["claims"], let claimFields = self.claimFields(node) {
             condition.claims = claimFields
         }
+        if let node = fields["arguments"], let arguments = self.argumentConditions(node) {
+            condition.arguments = arguments
+        }
         if let node = fields["not"], let negated = self.condition(node, depth: depth + 1) {
             condition.not = Box(negated)
         }
@@ -317,6 +321,151 @@ extension YAMLNodeReader {
             result.append(ClaimCondition(path: path, values: values))
         }
         return result
+    }
+
+    // MARK: Arguments
+
+    /// `arguments: { path: matcher }`.
+    mutating func argumentConditions(_ node: Node) -> [ArgumentCondition]? {
+        guard case let .mapping(mapping) = node else {
+            error("arguments must be a mapping of argument path to matcher, found \(describe(node))", at: node)
+            return nil
+        }
+        if mapping.isEmpty {
+            error("arguments is empty; remove it, or list argument paths", at: node)
+            return nil
+        }
+        var result: [ArgumentCondition] = []
+        for (keyNode, valueNode) in mapping {
+            guard let path = string(keyNode, what: "an argument path") else { continue }
+            guard !path.value.isEmpty else {
+                error("an argument path is empty", at: keyNode)
+                continue
+            }
+            if let matcher = argumentMatcher(valueNode, path: path.value) {
+                result.append(ArgumentCondition(path: path, matcher: matcher))
+            }
+        }
+        return result.isEmpty ? nil : result
+    }
+
+    /// A matcher: a pattern (string), a typed literal (number, boolean), a list (any of), or a
+    /// map of tests that must all hold.
+    mutating func argumentMatcher(_ node: Node, path: String) -> ArgumentMatcher? {
+        let what = "argument '\(path)'"
+        switch node {
+        case .scalar:
+            return argumentLiteral(node, what: what, stringsArePatterns: true)
+        case let .sequence(sequence):
+            guard !sequence.isEmpty else {
+                error("\(what) lists no values, so it can never match", at: node)
+                return nil
+            }
+            let matchers = sequence.compactMap { argumentLiteral($0, what: what, stringsArePatterns: true) }
+            return matchers.count == sequence.count ? .anyOf(matchers) : nil
+        case .mapping:
+            return argumentTests(node, what: what)
+        case .alias:
+            error("\(what) must be a value, a list or a mapping of tests, found \(describe(node))", at: node)
+            return nil
+        }
+    }
+
+    /// A string (a pattern where `stringsArePatterns`), a number or a boolean.
+    private mutating func argumentLiteral(_ node: Node, what: String, stringsArePatterns: Bool) -> ArgumentMatcher? {
+        guard case .scalar = node, let value = claimValue(node, what: what) else {
+            if case .scalar = node {} else { error("\(what): expected a string, a number or a boolean, found \(describe(node))", at: node) }
+            return nil
+        }
+        switch value {
+        case let .string(string) where stringsArePatterns:
+            if let problem = Glob.problem(in: string) {
+                error("bad pattern '\(string)' in \(what): \(problem)", at: node)
+                return nil
+            }
+            return .pattern(Glob(string))
+        case .string, .integer, .bool:
+            return .equals(value)
+        case let .number(number) where number.isFinite:
+            return .equals(value)
+        default:
+            error("\(what): expected a string, a number or a boolean, found \(value)", at: node)
+            return nil
+        }
+    }
+
+    /// The map form: `equals`, `one_of`, `pattern`, `min`, `max`, `max_length`, `present`, `claim`.
+    private mutating func argumentTests(_ node: Node, what: String) -> ArgumentMatcher? {
+        guard let fields = fields(node, what: what, allowed: PolicyKeys.argumentMatcher) else { return nil }
+        guard !fields.entries.isEmpty else {
+            if node.mapping?.isEmpty == true { error("\(what) has no tests; give a value or tests such as max: 100", at: node) }
+            return nil
+        }
+        var tests: [ArgumentMatcher] = []
+        var bounds: (min: Double?, max: Double?) = (nil, nil)
+        var valid = true
+        for (key, value) in fields.entries {
+            let test: ArgumentMatcher?
+            switch key.value {
+            case "equals":
+                test = argumentLiteral(value, what: "\(what) equals", stringsArePatterns: false)
+            case "one_of":
+                guard case let .sequence(sequence) = value, !sequence.isEmpty else {
+                    error("\(what) one_of must be a non-empty list of values", at: value)
+                    test = nil
+                    break
+                }
+                var values: [ClaimValue] = []
+                for item in sequence {
+                    if case let .equals(value)? = argumentLiteral(item, what: "\(what) one_of", stringsArePatterns: false) { values.append(value) }
+                }
+                test = values.count == sequence.count ? .oneOf(values) : nil
+            case "pattern":
+                test = string(value, what: "\(what) pattern").flatMap { pattern in
+                    guard let problem = Glob.problem(in: pattern.value) else { return .pattern(Glob(pattern.value)) }
+                    error("bad pattern '\(pattern.value)' in \(what): \(problem)", at: value)
+                    return nil
+                }
+            case "min", "max":
+                guard let bound = finiteNumber(value) else {
+                    error("\(what) \(key.value) must be a number, found \(describe(value))", at: value)
+                    test = nil
+                    break
+                }
+                if key.value == "min" { bounds.min = bound } else { bounds.max = bound }
+                test = key.value == "min" ? .min(bound) : .max(bound)
+            case "max_length":
+                test = int(value, what: "\(what) max_length", range: 0...Int(Int32.max)).map(ArgumentMatcher.maxLength)
+            case "present":
+                test = bool(value, what: "\(what) present").map(ArgumentMatcher.present)
+            default:  // "claim"
+                test = string(value, what: "\(what) claim").map { .claim($0.value) }
+            }
+            guard let test else {
+                valid = false
+                continue
+            }
+            tests.append(test)
+        }
+        guard valid else { return nil }
+        if let low = bounds.min, let high = bounds.max, low > high {
+            error("\(what) has min \(low) above max \(high), so it can never hold", at: node)
+            return nil
+        }
+        if tests.contains(.present(false)), tests.count > 1 {
+            error("\(what) has present: false with other tests, which an absent argument never passes; it can never hold", at: node)
+            return nil
+        }
+        return tests.count == 1 ? tests[0] : .all(tests)
+    }
+
+    private func finiteNumber(_ node: Node) -> Double? {
+        guard case .scalar = node else { return nil }
+        switch node.resolvedTagName {
+        case .int: return node.int.map(Double.init)
+        case .float: return node.float.flatMap { $0.isFinite ? $0 : nil }
+        default: return nil
+        }
     }
 
     mutating func targets(_ node: Node, effect: Rule.Effect) -> Targets? {

@@ -36,7 +36,41 @@ package struct Condition: Sendable {
     package var claims: [ClaimCondition]?
     /// Holds when the nested condition does not.
     package var not: Box<Condition>?
+    /// Argument path to matcher; every listed path's matcher must hold.
+    package var arguments: [ArgumentCondition]? = nil
     package var location: SourceLocation
+}
+
+/// `arguments: { path: matcher }`: a path into the call's `params.arguments` and what its value
+/// must be.
+package struct ArgumentCondition: Sendable {
+    package var path: Located<String>
+    package var matcher: ArgumentMatcher
+}
+
+/// What an argument's value must be. Matchers compare typed values: a string never equals a
+/// number, and a matcher given a value of a type it cannot compare cannot be evaluated.
+package indirect enum ArgumentMatcher: Sendable, Equatable {
+    /// A string matching the pattern (`*` any run of characters, as in tool names).
+    case pattern(Glob)
+    /// Exactly this value (a string here is not a pattern).
+    case equals(ClaimValue)
+    /// Any of the matchers holds (the list form).
+    case anyOf([ArgumentMatcher])
+    /// Equals one of these values.
+    case oneOf([ClaimValue])
+    /// A number at least this.
+    case min(Double)
+    /// A number at most this.
+    case max(Double)
+    /// A string of at most this many Unicode scalars, or an array of at most this many elements.
+    case maxLength(Int)
+    /// The argument is given (true) or absent (false).
+    case present(Bool)
+    /// Equals the caller's claim at this path (or one element of an array claim).
+    case claim(String)
+    /// Every matcher holds (the map form).
+    case all([ArgumentMatcher])
 }
 
 /// `claims: { path: value }` or `claims: { path: [values] }`.

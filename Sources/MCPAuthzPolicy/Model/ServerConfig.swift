@@ -14,6 +14,9 @@ package struct ServerConfig: Sendable {
     package var authorizationServers: [Located<String>]
     /// Rules in file order: default deny, and any matching deny wins over every allow.
     package var rules: [Rule]
+    /// Whether audit records carry the values of the arguments a decision used, not only
+    /// their paths.
+    package var auditArguments = false
     package var location: SourceLocation
 }
 

@@ -49,9 +49,18 @@ extension YAMLNodeReader {
         if targetName != nil, MCPMethod.targetKind(of: method.value) == nil, let node = request["name"] {
             error("method '\(method.value)' does not name a tool, prompt or resource, so 'name' would be ignored", at: node)
         }
+        // Arguments not given are unknown, as for a request whose body was not seen.
+        var arguments = MCPArguments.unavailable
+        if let node = request["arguments"] {
+            guard case let .object(object)? = claimValue(node, what: "arguments", allowObjects: true) else {
+                if node.mapping == nil { error("arguments must be a mapping of argument name to value", at: node) }
+                return nil
+            }
+            arguments = .known(object)
+        }
         return PolicyTestCase(
             name: name.value, location: fields.location, serverID: server.value, issuerID: issuer?.value, claims: claims,
-            operation: MCPOperation(method: method.value, name: targetName?.value), expected: expected
+            operation: MCPOperation(method: method.value, name: targetName?.value, arguments: arguments), expected: expected
         )
     }
 

@@ -44,6 +44,9 @@ package struct DecisionRecord: Sendable {
     package var latencyMicroseconds: Int
     /// The first 8 bytes of the token's SHA-256, in hex; never the token.
     package var tokenFingerprint: String?
+    /// The argument paths the decision used; each value only when the server's
+    /// `audit_arguments` is on.
+    package var arguments: [(path: String, value: ClaimValue?)] = []
 
     package init(
         decisionID: String, requestID: String?, endpoint: String, serverID: String?, httpMethod: String?, httpPath: String?,

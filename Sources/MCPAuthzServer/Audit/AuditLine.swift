@@ -67,6 +67,16 @@ package enum AuditLine {
         json.field("status", record.status)
         json.field("reason", record.reason)
         json.field("rule", record.rule.map(bounded))
+        if !record.arguments.isEmpty {
+            json.field("arguments", record.arguments.prefix(maxListCount).map { bounded($0.path) })
+            let values = record.arguments.prefix(maxListCount).compactMap { argument in argument.value.map { (argument.path, $0) } }
+            if !values.isEmpty {
+                // Each value's JSON text, cut as every other value is.
+                json.object("argument_values") { object in
+                    for (path, value) in values { object.field(bounded(path), bounded(value.jsonText)) }
+                }
+            }
+        }
         json.field("policy_revision", record.policyRevision)
         json.field("latency_us", record.latencyMicroseconds)
         json.field("token_fingerprint", record.tokenFingerprint)

@@ -147,6 +147,15 @@ package final class Authorizer: Sendable {
         return .verify(outcome, server, token: token, key: key)
     }
 
+    /// The argument paths a decision used, for the audit record, with their values when the
+    /// server audits them (an argument not seen has none).
+    static func audited(_ paths: [String], of operation: MCPOperation, _ server: ServerConfig) -> [(path: String, value: ClaimValue?)] {
+        paths.map { path in
+            guard server.auditArguments, case let .value(value) = operation.arguments.lookup(path) else { return (path, nil) }
+            return (path, value)
+        }
+    }
+
     /// A token refused: 401 with the reason.
     private func refused(_ prepared: AuthzOutcome, _ failure: TokenFailure) -> AuthzOutcome {
         var outcome = prepared
@@ -180,6 +189,7 @@ package final class Authorizer: Sendable {
             let decision = question.runtime.snapshot.decide(
                 DecisionInput(serverID: server.id.value, identity: verified.identity, operation: operation)
             )
+            if !decision.argumentPaths.isEmpty { outcome.arguments = Self.audited(decision.argumentPaths, of: operation, server) }
             if !decision.isAllowed {
                 outcome.status = decision.status
                 outcome.reason = decision.reason.rawValue

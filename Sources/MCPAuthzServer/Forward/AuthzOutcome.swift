@@ -27,6 +27,9 @@ package struct AuthzOutcome: Sendable {
     package var started: ContinuousClock.Instant
     /// Why, for the log; never sent to clients.
     package var detail: String?
+    /// The argument paths the deciding rules looked at, with their values when the server's
+    /// `audit_arguments` is on.
+    package var arguments: [(path: String, value: ClaimValue?)] = []
 
     package var allowed: Bool { status == 200 }
 }
@@ -73,6 +76,7 @@ extension DecisionRecord {
             policyRevision: outcome.policyRevision, latencyMicroseconds: Int(outcome.started.duration(to: .now).microseconds),
             tokenFingerprint: outcome.tokenFingerprint
         )
+        arguments = outcome.arguments
     }
 }
 

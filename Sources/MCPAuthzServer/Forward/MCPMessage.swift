@@ -73,15 +73,25 @@ package enum MCPRequestBody {
         case let .object(fields)?: params = fields
         default: throw RequestRejection(.bodyInvalid, "params of \(method) is not an object")
         }
+        let arguments = try self.arguments(params, of: method)
         if method == "completion/complete" {
-            return .call(MCPOperation(method: method, target: try completionTarget(params)))
+            return .call(MCPOperation(method: method, target: try completionTarget(params), arguments: arguments))
         }
-        guard let kind = MCPMethod.targetKind(of: method) else { return .call(MCPOperation(method: method)) }
+        guard let kind = MCPMethod.targetKind(of: method) else { return .call(MCPOperation(method: method, arguments: arguments)) }
         let field = kind == .resource ? "uri" : "name"
         guard case let .string(name)? = params[field] else {
             throw RequestRejection(.bodyInvalid, "\(method) without a string params.\(field)")
         }
-        return .call(MCPOperation(method: method, name: name))
+        return .call(MCPOperation(method: method, name: name, arguments: arguments))
+    }
+
+    /// `params.arguments` as the body gives it: known, and empty when the message has none.
+    private static func arguments(_ params: [String: ClaimValue], of method: String) throws(RequestRejection) -> MCPArguments {
+        switch params["arguments"] {
+        case nil, .null?: return .known([:])
+        case let .object(arguments)?: return .known(arguments)
+        default: throw RequestRejection(.bodyInvalid, "params.arguments of \(method) is not an object")
+        }
     }
 
     /// `completion/complete` names a prompt or a resource template in `params.ref`.

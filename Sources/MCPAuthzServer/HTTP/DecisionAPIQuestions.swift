@@ -62,14 +62,16 @@ private func checkedToken(_ token: String?) throws(TokenFailure) -> String {
     return try BearerTokenExtractor.checked(bare)
 }
 
-/// `POST /v1/decide`: `{server, token, method, name?, params?}`.
+/// `POST /v1/decide`: `{server, token, method, name?, arguments?, params?}`. Arguments not given
+/// (neither `arguments` nor `params.arguments`) are unknown, not empty: a condition on them
+/// cannot be evaluated, and fails closed.
 struct DecideQuestion: Sendable {
     var server: String
     var token: String?
     var message: MCPMessage
 
     init(_ body: [UInt8]) throws(DecisionAPIError) {
-        let fields = try QuestionFields(body, allowed: ["server", "token", "method", "name", "params"])
+        let fields = try QuestionFields(body, allowed: ["server", "token", "method", "name", "arguments", "params"])
         server = try fields.string("server", required: true) ?? ""
         token = try fields.string("token")
         let method = try fields.string("method", required: true) ?? ""
@@ -83,12 +85,22 @@ struct DecideQuestion: Sendable {
         if let name {
             params[MCPMethod.targetKind(of: method) == .resource ? "uri" : "name"] = .string(name)
         }
+        switch fields.fields["arguments"] {
+        case nil, .null?: break
+        case let .object(arguments)?: params["arguments"] = .object(arguments)
+        default: throw DecisionAPIError("'arguments' must be an object")
+        }
+        let argumentsGiven = params["arguments"] != nil
         // The same reading as a forwarded body, so both paths decide alike.
         let request = ClaimValue.object(["jsonrpc": .string("2.0"), "id": .integer(1), "method": .string(method), "params": .object(params)])
         do throws(RequestRejection) {
             message = try MCPRequestBody.message(request)
         } catch {
             throw DecisionAPIError(error.message)
+        }
+        if !argumentsGiven, case var .call(operation) = message {
+            operation.arguments = .unavailable
+            message = .call(operation)
         }
     }
 
