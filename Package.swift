@@ -34,7 +34,7 @@ let package = Package(
         // The policy language: model, YAML loader and validation, compiled engine, explain, policy tests.
         .target(
             name: "MCPAuthzPolicy",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            dependencies: [.product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         // Tokens: compact JWS parsing, signature and claim checks, issuer key sets from JWKS.

@@ -99,6 +99,37 @@ import Testing
         }
     }
 
+    /// A catalog is part of the policy: editing it alone reloads, and annotations follow it.
+    @Test func anEditedCatalogIsNoticedByTheWatch() async throws {
+        let catalog: @Sendable (Bool) -> String = { destructive in
+            #"{"tools": [{"name": "delete_todo", "annotations": {"destructiveHint": \#(destructive)}}]}"#
+        }
+        let policy = { (jwks: String) in
+            testPolicy(jwksFile: jwks)
+                .replacingOccurrences(
+                    of: "    scopes_supported: [read:todos, read:billing]",
+                    with: "    scopes_supported: [read:todos, read:billing]\n    catalog: tools.json"
+                )
+                .replacingOccurrences(
+                    of: "        deny: { tools: [\"delete_*\"] }", with: "        deny: { annotations: { destructiveHint: true } }"
+                )
+        }
+        try await withSidecar(
+            policy: { jwks in
+                try? catalog(false).write(toFile: (jwks as NSString).deletingLastPathComponent + "/tools.json", atomically: true, encoding: .utf8)
+                return policy(jwks)
+            },
+            configure: { $0.watchInterval = .milliseconds(100) }
+        ) { sidecar in
+            #expect(try await sidecar.callTool("delete_todo", token: sidecar.token("reader")).status == .ok)
+            try sidecar.folder.write("tools.json", catalog(true))
+            let changed = try await eventually {
+                try await sidecar.callTool("delete_todo", token: sidecar.token("reader")).status == .forbidden
+            }
+            #expect(changed)
+        }
+    }
+
     /// A Kubernetes ConfigMap volume: `policy.yaml -> ..data/policy.yaml`, `..data -> ..v1`; an
     /// update writes `..v2` and swaps `..data` in one rename.
     @Test func configMapSymlinkSwapIsNoticed() async throws {

@@ -4,9 +4,10 @@
 // subrequest, and on allow continues to the upstream with the body intact.
 //
 // A tools/list, prompts/list or resources/list answer is filtered before it reaches the
-// client: the upstream's answer (JSON or an SSE stream) is read whole, the names in it are
-// sent to mcp-authz's /v1/filter with the caller's token, and only those the caller may use
-// (tools/call, prompts/get, resources/read) are kept. Fail closed: an answer that cannot be
+// client: the upstream's answer (JSON or an SSE stream) is read whole, its entries are sent to
+// mcp-authz's /v1/filter with the caller's token (tools as whole definitions, for servers that
+// pin them), and only those the caller may use (tools/call, prompts/get, resources/read) are
+// kept. Fail closed: an answer that cannot be
 // read is refused (502), and when mcp-authz cannot be asked the lists are emptied.
 
 // What each list method answers, and the field that names an entry (as /v1/filter takes it).
@@ -226,7 +227,8 @@ function listedNames(messages, lists) {
         (answers ? answers.found : []).forEach((answer) => {
             entriesOf(answer).forEach((entry) => {
                 if (entry && typeof entry[answer.list.field] === 'string') {
-                    names[answer.list.kind].push(entry[answer.list.field]);
+                    // Tools go whole: a server that pins its definitions has each one checked.
+                    names[answer.list.kind].push(answer.list.kind === 'tools' ? entry : entry[answer.list.field]);
                 }
             });
         });

@@ -11,23 +11,24 @@ package final class CompiledRule: Sendable {
     /// Whether the condition asks for scopes, so adding scopes could make it hold.
     let needsScopes: Bool
 
-    init(_ rule: Rule) {
+    init(_ rule: Rule, catalog: ToolCatalog? = nil) {
         name = rule.name.value
         needsScopes = rule.condition?.scopes != nil || rule.condition?.anyScopes != nil
         effect = rule.effect
         condition = CompiledCondition(rule.condition)
-        targets = CompiledTargets(rule.targets)
+        targets = CompiledTargets(rule.targets, catalog: catalog)
         location = rule.location
     }
 
     /// Whether the rule applies to the caller and call. A condition on arguments that cannot be
-    /// evaluated fails closed: a deny applies, an allow does not.
+    /// evaluated fails closed: a deny applies, an allow does not (the other way round when the
+    /// arguments stand for any call, to ask whether some call could be allowed).
     @inline(__always)
     func holds(for identity: Identity, _ arguments: MCPArguments) -> Bool {
         switch condition.evaluate(identity, arguments) {
         case .holds: return true
         case .fails: return false
-        case .unknown: return effect == .deny
+        case .unknown: return (effect == .deny) != arguments.standForAny
         }
     }
 }
@@ -37,10 +38,19 @@ package struct CompiledTargets: Sendable {
     package let methods: [Glob]
     package let byKind: [TargetKind: [Glob]]
 
-    init(_ targets: Targets) {
+    init(_ targets: Targets, catalog: ToolCatalog?) {
         func globs(_ list: [Located<String>]?) -> [Glob] { (list ?? []).map { Glob($0.value) } }
         methods = globs(targets.methods)
-        byKind = [.tool: globs(targets.tools), .prompt: globs(targets.prompts), .resource: globs(targets.resources)]
+        let annotated = Self.tools(annotated: targets.annotations, in: catalog).map { Glob(Glob.literal($0)) }
+        byKind = [.tool: globs(targets.tools) + annotated, .prompt: globs(targets.prompts), .resource: globs(targets.resources)]
+    }
+
+    /// The catalog's tools whose annotations have every listed value; none without a catalog.
+    package static func tools(annotated matches: [AnnotationMatch]?, in catalog: ToolCatalog?) -> [String] {
+        guard let matches, let catalog else { return [] }
+        return catalog.tools.filter { tool in
+            matches.allSatisfy { match in tool.annotations[match.key.value].map { $0.matches(match.value) } ?? false }
+        }.map(\.name)
     }
 
     /// The pattern that makes this rule apply to the operation, or nil. A method pattern covers

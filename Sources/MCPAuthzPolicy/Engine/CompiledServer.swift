@@ -13,7 +13,7 @@ package final class CompiledServer: Sendable {
         id = config.id.value
         self.config = config
         acceptedIssuers = NameSet(config.issuers.map(\.value))
-        let rules = config.rules.map(CompiledRule.init)
+        let rules = config.rules.map { CompiledRule($0, catalog: config.catalog) }
         self.rules = rules
         var methods = TargetTable.Builder()
         var targets = Array(repeating: TargetTable.Builder(), count: TargetKind.allCases.count)

@@ -63,14 +63,22 @@ package struct MCPArguments: Sendable, Hashable {
     package var body: [String: ClaimValue]?
     /// Values by argument path, from headers, when no body was read.
     package var headers: [String: ClaimValue]
+    /// Whether these stand for whatever arguments a call could have: an unknown condition is
+    /// then taken the way that lets the call through (an allow applies, a deny does not). For
+    /// listing, where a tool is shown when some call to it could be allowed; never for a call.
+    package var standForAny: Bool
 
-    package init(body: [String: ClaimValue]?, headers: [String: ClaimValue] = [:]) {
+    package init(body: [String: ClaimValue]?, headers: [String: ClaimValue] = [:], standForAny: Bool = false) {
         self.body = body
         self.headers = headers
+        self.standForAny = standForAny
     }
 
     /// Nothing known: every argument condition is unknown.
     package static let unavailable = MCPArguments(body: nil)
+
+    /// Any arguments at all, for "could some call to this be allowed?".
+    package static let any = MCPArguments(body: nil, standForAny: true)
 
     /// The arguments of a read body.
     package static func known(_ arguments: [String: ClaimValue]) -> MCPArguments { MCPArguments(body: arguments) }

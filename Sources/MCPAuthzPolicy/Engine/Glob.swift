@@ -50,6 +50,16 @@ package struct Glob: Sendable, Hashable, CustomStringConvertible {
 
     package var description: String { pattern }
 
+    /// The pattern matching exactly `name`: its `*`, `?` and backslashes escaped.
+    package static func literal(_ name: String) -> String {
+        var pattern = ""
+        for character in name {
+            if character == "*" || character == "?" || character == "\\" { pattern.append("\\") }
+            pattern.append(character)
+        }
+        return pattern
+    }
+
     package static func hasWildcard(_ pattern: String) -> Bool {
         pattern.contains("*") || pattern.contains("?") || pattern.contains("\\")
     }

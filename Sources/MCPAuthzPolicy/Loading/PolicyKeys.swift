@@ -10,7 +10,8 @@ package enum PolicyKeys {
     ]
     package static let issuerRequired = ["id", "issuer"]
     package static let server = [
-        "id", "match", "resource", "audiences", "issuers", "scopes_supported", "authorization_servers", "rules", "audit_arguments",
+        "id", "match", "resource", "audiences", "issuers", "scopes_supported", "authorization_servers", "rules", "audit_arguments", "catalog",
+        "pin_definitions",
     ]
     package static let serverRequired = ["id", "match", "issuers", "rules"]
     package static let match = ["host", "path_prefix"]
@@ -20,7 +21,7 @@ package enum PolicyKeys {
         "issuers", "scopes", "any_scopes", "emails", "email_domains", "subjects", "clients", "groups", "claims", "arguments", "not",
     ]
     package static let argumentMatcher = ["equals", "one_of", "pattern", "min", "max", "max_length", "present", "claim"]
-    package static let targets = ["methods", "tools", "prompts", "resources"]
+    package static let targets = ["methods", "tools", "prompts", "resources", "annotations"]
     package static let testFile = ["cases"]
     package static let testCase = ["name", "server", "issuer", "claims", "request", "expect"]
     package static let testCaseRequired = ["name", "server", "claims", "request", "expect"]

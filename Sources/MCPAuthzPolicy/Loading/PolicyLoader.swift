@@ -49,6 +49,12 @@ package struct PolicyLoader: Sendable {
                 diagnostics += reader.diagnostics
             }
         }
+        for index in policy.servers.indices {
+            guard let path = policy.servers[index].catalogPath else { continue }
+            policy.servers[index].catalog = readCatalog(
+                path, declaredIn: policy.servers[index].location.file, sources: &sources, diagnostics: &diagnostics
+            )
+        }
         diagnostics += PolicyValidator.problems(in: policy)
         let errors = diagnostics.filter { $0.severity == .error }
         guard errors.isEmpty else { throw PolicyLoadError(Self.sorted(errors)) }
@@ -94,6 +100,38 @@ package struct PolicyLoader: Sendable {
             guard manager.fileExists(atPath: base + name, isDirectory: &isDir), !isDir.boolValue else { return false }
             return (kind == .test) == isTest
         }.sorted().map { base + $0 }
+    }
+
+    /// A server's catalog: a JSON file, relative to the policy file that names it, bounded as
+    /// policy files are, and part of the policy revision.
+    func readCatalog(
+        _ path: Located<String>, declaredIn policyFile: String, sources: inout [SourceFile], diagnostics: inout [PolicyDiagnostic]
+    ) -> ToolCatalog? {
+        let file = Self.catalogFile(path.value, declaredIn: policyFile)
+        let problem: String
+        do {
+            let data = try BoundedFile.read(file, maxBytes: limits.maxFileBytes)
+            sources.append(SourceFile(path: file, bytes: data))
+            let json = try ClaimValue.parseJSON(data, maxDepth: limits.maxNestingDepth)
+            return try ToolCatalog(json: json, file: file)
+        } catch let error as BoundedFile.Failure {
+            problem = error.description
+        } catch let error as ClaimValue.JSONError {
+            problem = "not JSON: \(error.description)"
+        } catch let error as CatalogProblem {
+            problem = error.message
+        } catch {
+            problem = "cannot be read"
+        }
+        diagnostics.append(PolicyDiagnostic("catalog \(file): \(problem)", at: path.location))
+        return nil
+    }
+
+    /// A catalog path as written, resolved against the folder of the policy file naming it.
+    package static func catalogFile(_ path: String, declaredIn policyFile: String) -> String {
+        if path.hasPrefix("/") { return path }
+        let folder = policyFile.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        return folder.isEmpty ? path : folder + "/" + path
     }
 
     /// One file's YAML tree, after the checks that must happen before the parser sees it.

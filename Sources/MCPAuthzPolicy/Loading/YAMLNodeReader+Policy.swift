@@ -153,6 +153,13 @@ extension YAMLNodeReader {
         )
         if let node = fields["match"] { config.match = match(node) ?? config.match }
         if let node = fields["audit_arguments"] { config.auditArguments = bool(node, what: "audit_arguments") ?? false }
+        config.catalogPath = fields["catalog"].flatMap { string($0, what: "catalog") }
+        if let node = fields["pin_definitions"] {
+            config.pinDefinitions = bool(node, what: "pin_definitions") ?? false
+            if config.pinDefinitions, config.catalogPath == nil {
+                error("pin_definitions needs the server's catalog: the definitions to pin", at: node)
+            }
+        }
         if let node = fields["authorization_servers"], let list = stringList(node, what: "authorization_servers") {
             config.authorizationServers = list.compactMap { entry in
                 if let problem = URLRule.problem(entry.value) {
@@ -480,6 +487,18 @@ extension YAMLNodeReader {
         targets.tools = fields["tools"].flatMap { globs($0, what: "tools") }
         targets.prompts = fields["prompts"].flatMap { globs($0, what: "prompts") }
         targets.resources = fields["resources"].flatMap { globs($0, what: "resources") }
+        if let node = fields["annotations"] {
+            guard case let .mapping(mapping) = node, !mapping.isEmpty else {
+                error("annotations must be a mapping of annotation name to value, such as { destructiveHint: true }", at: node)
+                return targets
+            }
+            targets.annotations = mapping.compactMap { keyNode, valueNode in
+                guard let key = string(keyNode, what: "an annotation name"),
+                    let value = claimValue(valueNode, what: "annotation '\(key.value)'")
+                else { return nil }
+                return AnnotationMatch(key: key, value: value)
+            }
+        }
         for method in targets.methods ?? [] where !Glob.hasWildcard(method.value) && !MCPMethod.known.contains(method.value) {
             warning(
                 "'\(method.value)' is not an MCP method this version knows\(Suggestion.hint(for: method.value, in: MCPMethod.known))",

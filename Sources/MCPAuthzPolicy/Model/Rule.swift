@@ -89,7 +89,15 @@ package struct Targets: Sendable {
     package var prompts: [Located<String>]?
     /// Resource URI globs, for `resources/read`, subscriptions and resource completions.
     package var resources: [Located<String>]?
+    /// Annotation values a tool's catalog entry must all have, for `tools/call` of such tools.
+    package var annotations: [AnnotationMatch]? = nil
     package var location: SourceLocation
+}
+
+/// `annotations: { destructiveHint: true }`: one annotation and the value it must have.
+package struct AnnotationMatch: Sendable {
+    package var key: Located<String>
+    package var value: ClaimValue
 }
 
 /// Indirection for the recursive `not:` condition.

@@ -17,6 +17,14 @@ package struct ServerConfig: Sendable {
     /// Whether audit records carry the values of the arguments a decision used, not only
     /// their paths.
     package var auditArguments = false
+    /// `catalog:` as written: a JSON file of the server's `tools/list` result, relative to the
+    /// policy file.
+    package var catalogPath: Located<String>?
+    /// The catalog read from it, once loaded.
+    package var catalog: ToolCatalog?
+    /// `pin_definitions: true`: a live tool definition that differs from the catalog's is
+    /// refused.
+    package var pinDefinitions = false
     package var location: SourceLocation
 }
 

@@ -45,6 +45,7 @@ enum PolicyValidator {
             }
             problems += Self.problems(in: server, issuers: issuersByID)
             problems += ShadowedRules.problems(in: server)
+            problems += CatalogChecks.problems(in: server)
         }
         problems += shadowedHostless(policy.servers)
         return problems

@@ -47,6 +47,8 @@ package struct DecisionRecord: Sendable {
     /// The argument paths the decision used; each value only when the server's
     /// `audit_arguments` is on.
     package var arguments: [(path: String, value: ClaimValue?)] = []
+    /// For `tool_definition_changed`: the pinned and the live definition hashes.
+    package var definitionHashes: (pinned: String?, live: String?)?
 
     package init(
         decisionID: String, requestID: String?, endpoint: String, serverID: String?, httpMethod: String?, httpPath: String?,

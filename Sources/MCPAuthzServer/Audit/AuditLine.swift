@@ -67,6 +67,12 @@ package enum AuditLine {
         json.field("status", record.status)
         json.field("reason", record.reason)
         json.field("rule", record.rule.map(bounded))
+        if let hashes = record.definitionHashes {
+            json.object("definition") { object in
+                object.field("pinned_sha256", hashes.pinned)
+                object.field("live_sha256", hashes.live)
+            }
+        }
         if !record.arguments.isEmpty {
             json.field("arguments", record.arguments.prefix(maxListCount).map { bounded($0.path) })
             let values = record.arguments.prefix(maxListCount).compactMap { argument in argument.value.map { (argument.path, $0) } }

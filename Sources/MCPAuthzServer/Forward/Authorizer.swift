@@ -10,12 +10,13 @@ package struct AuthzQuestion {
     package var serverID: String?
     /// Finds the request's token for the server.
     package var token: (ServerConfig) throws(TokenFailure) -> String
-    /// What the request does; nil for a decision on identity and server alone.
-    package var messages: () throws(RequestRejection) -> [MCPMessage]?
+    /// What the request does, read for the server (whose catalog says which `Mcp-Param-*`
+    /// headers carry arguments); nil for a decision on identity and server alone.
+    package var messages: (ServerConfig) throws(RequestRejection) -> [MCPMessage]?
 
     package init(
         runtime: PolicyRuntime, serverID: String?, token: @escaping (ServerConfig) throws(TokenFailure) -> String,
-        messages: @escaping () throws(RequestRejection) -> [MCPMessage]?
+        messages: @escaping (ServerConfig) throws(RequestRejection) -> [MCPMessage]?
     ) {
         self.runtime = runtime
         self.serverID = serverID
@@ -32,6 +33,8 @@ package final class Authorizer: Sendable {
     let metrics: SidecarMetrics
     package let audit: AuditLog?
     let ids = DecisionIDs()
+    /// Live tool definitions, for servers that pin them.
+    package let definitions = DefinitionWatch()
 
     package init(store: PolicyStore, metrics: SidecarMetrics, audit: AuditLog?) {
         self.store = store
@@ -171,7 +174,7 @@ package final class Authorizer: Sendable {
         outcome.identity = verified.identity
         let asked: [MCPMessage]?
         do throws(RequestRejection) {
-            asked = try question.messages()
+            asked = try question.messages(server)
         } catch {
             outcome.reason = error.reason.rawValue
             outcome.detail = error.message
@@ -186,6 +189,18 @@ package final class Authorizer: Sendable {
         var allowingRule: String?
         for message in asked {
             guard case let .call(operation) = message else { continue }
+            if server.pinDefinitions, let catalog = server.catalog, operation.method == "tools/call", let tool = operation.target?.name,
+                let problem = definitions.problem(server: server.id.value, tool: tool, catalog: catalog)
+            {
+                outcome.status = 403
+                outcome.reason = RequestRejection.Reason.toolDefinitionChanged.rawValue
+                outcome.definitionHashes = problem
+                outcome.detail =
+                    problem.pinned == nil
+                    ? "tool '\(tool)' is not in the catalog, and the server pins its definitions"
+                    : "tool '\(tool)' was listed with a definition other than the catalog's"
+                return outcome
+            }
             let decision = question.runtime.snapshot.decide(
                 DecisionInput(serverID: server.id.value, identity: verified.identity, operation: operation)
             )

@@ -30,6 +30,9 @@ package struct AuthzOutcome: Sendable {
     /// The argument paths the deciding rules looked at, with their values when the server's
     /// `audit_arguments` is on.
     package var arguments: [(path: String, value: ClaimValue?)] = []
+    /// For `tool_definition_changed`: the catalog's hash of the tool's definition (nil when the
+    /// tool is not in it) and the hash it was last listed with.
+    package var definitionHashes: (pinned: String?, live: String?)?
 
     package var allowed: Bool { status == 200 }
 }
@@ -77,6 +80,7 @@ extension DecisionRecord {
             tokenFingerprint: outcome.tokenFingerprint
         )
         arguments = outcome.arguments
+        definitionHashes = outcome.definitionHashes
     }
 }
 

@@ -78,7 +78,7 @@ package struct ForwardedRequest: Sendable {
         }
         protocolVersion = try single("MCP-Protocol-Version")
         mcpMethod = try single("Mcp-Method")
-        mcpName = try single("Mcp-Name").map { value throws(RequestRejection) in try Self.decodedHeaderValue(value) }
+        mcpName = try single("Mcp-Name").map { value throws(RequestRejection) in try Self.decodedHeaderValue(value, header: "Mcp-Name") }
         body = nil
     }
 
@@ -96,7 +96,13 @@ package struct ForwardedRequest: Sendable {
 
     /// What the request asks for: nil for GET and DELETE (decided on identity and server alone),
     /// else the messages of the body or, failing a body, of trusted `Mcp-*` headers.
-    package func messages(limits: MCPBodyLimits) throws(RequestRejection) -> [MCPMessage]? {
+    ///
+    /// With the server's catalog, the arguments its tools mirror into `Mcp-Param-*` headers
+    /// (`header` reads the call's headers) are read from them when there is no body, and
+    /// compared with the body when there is one.
+    package func messages(
+        limits: MCPBodyLimits, catalog: ToolCatalog? = nil, header: (String) -> [String] = { _ in [] }
+    ) throws(RequestRejection) -> [MCPMessage]? {
         switch method {
         case "GET", "DELETE": return nil
         case "POST": break
@@ -105,6 +111,9 @@ package struct ForwardedRequest: Sendable {
         if let body, !body.isEmpty {
             let messages = try MCPRequestBody.messages(body, limits: limits)
             try checkHeadersAgree(with: messages)
+            if headersAreTrusted, let catalog, messages.count == 1, case let .call(operation) = messages[0] {
+                try Self.checkParameters(operation, catalog: catalog, header: header)
+            }
             return messages
         }
         guard headersAreTrusted else {
@@ -123,7 +132,56 @@ package struct ForwardedRequest: Sendable {
         if MCPMethod.targetKind(of: mcpMethod) != nil, mcpName == nil {
             throw RequestRejection(.operationUnverified, "\(mcpMethod) without an Mcp-Name header")
         }
-        return [.call(MCPOperation(method: mcpMethod, name: mcpName))]
+        var operation = MCPOperation(method: mcpMethod, name: mcpName)
+        if let catalog, mcpMethod == "tools/call", let name = mcpName {
+            operation.arguments = try Self.headerArguments(of: name, catalog: catalog, header: header)
+        }
+        return [.call(operation)]
+    }
+
+    /// The arguments a tool's catalog entry mirrors into headers, read from them. An argument
+    /// whose header is missing stays unseen (the client omits it for an absent or null value).
+    static func headerArguments(of tool: String, catalog: ToolCatalog, header: (String) -> [String]) throws(RequestRejection) -> MCPArguments {
+        guard let entry = catalog.toolsByName[tool], !entry.headerParameters.isEmpty else { return .unavailable }
+        var values: [String: ClaimValue] = [:]
+        for parameter in entry.headerParameters.values {
+            if let value = try parameterValue(parameter, header: header) { values[parameter.path] = value }
+        }
+        return MCPArguments(body: nil, headers: values)
+    }
+
+    /// A body whose tool mirrors arguments into headers must agree with them, as the MCP server
+    /// checks (SEP-2243): a header that disagrees, or a value the body has and no header
+    /// carries, is a mismatch.
+    static func checkParameters(_ operation: MCPOperation, catalog: ToolCatalog, header: (String) -> [String]) throws(RequestRejection) {
+        guard operation.method == "tools/call", let name = operation.target?.name, let entry = catalog.toolsByName[name] else { return }
+        for parameter in entry.headerParameters.values {
+            let sent = try parameterValue(parameter, header: header)
+            let inBody: ClaimValue?
+            switch operation.arguments.lookup(parameter.path) {
+            case let .value(value) where value != .null: inBody = value
+            default: inBody = nil
+            }
+            switch (sent, inBody) {
+            case (nil, nil): continue
+            case let (sent?, inBody?) where sent.matches(inBody): continue
+            default:
+                throw RequestRejection(.headerMismatch, "Mcp-Param-\(parameter.header) does not match the body's \(parameter.path)")
+            }
+        }
+    }
+
+    /// One `Mcp-Param-{Name}` header's value, decoded and typed as the schema says.
+    private static func parameterValue(_ parameter: HeaderParameter, header: (String) -> [String]) throws(RequestRejection) -> ClaimValue? {
+        let name = "Mcp-Param-" + parameter.header
+        let values = header(name)
+        guard values.count <= 1 else { throw RequestRejection(.forwardRequestInvalid, "more than one \(name) header") }
+        guard let raw = values.first else { return nil }
+        let text = try decodedHeaderValue(raw, header: name)
+        guard let value = parameter.value(text) else {
+            throw RequestRejection(.forwardRequestInvalid, "\(name) is not \(parameter.kind == .integer ? "an" : "a") \(parameter.kind.rawValue)")
+        }
+        return value
     }
 
     /// Any `Mcp-Method`/`Mcp-Name` sent with a body must say what the body says; a client
@@ -177,12 +235,17 @@ package struct ForwardedRequest: Sendable {
         return bytes.enumerated().allSatisfy { index, byte in index == 4 || index == 7 || (byte >= 0x30 && byte <= 0x39) }
     }
 
-    /// SEP-2243 sends a value that is not plain printable ASCII as `=?base64?<base64>?=`.
-    static func decodedHeaderValue(_ value: String) throws(RequestRejection) -> String {
+    /// SEP-2243 sends a value that is not plain printable ASCII as `=?base64?<base64>?=`. Only
+    /// canonical base64 is read (the padding it needs, no more; what encoding the value gives
+    /// back): a lenient decoder here and a strict one in the MCP server would read one header
+    /// two ways.
+    static func decodedHeaderValue(_ value: String, header: String) throws(RequestRejection) -> String {
         guard value.hasPrefix("=?base64?"), value.hasSuffix("?="), value.utf8.count >= 11 else { return value }
-        let encoded = value.dropFirst(9).dropLast(2)
-        guard let data = Data(base64Encoded: String(encoded)), let decoded = String(data: data, encoding: .utf8) else {
-            throw RequestRejection(.forwardRequestInvalid, "Mcp-Name is not valid base64 UTF-8")
+        let encoded = String(value.dropFirst(9).dropLast(2))
+        guard let data = Data(base64Encoded: encoded), data.base64EncodedString() == encoded,
+            let decoded = String(data: data, encoding: .utf8)
+        else {
+            throw RequestRejection(.forwardRequestInvalid, "\(header) is not valid base64 UTF-8")
         }
         return decoded
     }

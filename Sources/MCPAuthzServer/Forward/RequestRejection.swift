@@ -17,6 +17,9 @@ package struct RequestRejection: Error, Sendable, Equatable, CustomStringConvert
         case headerMismatch = "header_mismatch"
         /// Neither the body nor headers the sidecar may trust say what the request does.
         case operationUnverified = "operation_unverified"
+        /// The server pins its tool definitions (`pin_definitions`), and the tool called was
+        /// last listed with a definition other than the catalog's, or is not in the catalog.
+        case toolDefinitionChanged = "tool_definition_changed"
     }
 
     package var reason: Reason

@@ -52,7 +52,7 @@ struct DecisionAPIEndpoint: Sendable {
         let outcome = await authorizer.decide(
             AuthzQuestion(
                 runtime: runtime, serverID: runtime.snapshot.servers[server] == nil ? nil : server,
-                token: { _ throws(TokenFailure) in try token() }, messages: messages
+                token: { _ throws(TokenFailure) in try token() }, messages: { _ in messages() }
             )
         )
         outcome.log(to: logger, method: "API", path: "/v1/\(endpoint)")
@@ -93,18 +93,33 @@ struct DecisionAPIEndpoint: Sendable {
         json.field("reason", outcome.reason)
         json.field("decision_id", outcome.decisionID)
         json.field("policy_revision", outcome.policyRevision)
+        let server = outcome.serverID.flatMap { runtime.snapshot.servers[$0]?.config }
+        // A pinning server's live definitions: recorded, and the tools that differ are withheld.
+        var changed: [String] = []
+        if outcome.allowed, let server, server.pinDefinitions, let catalog = server.catalog {
+            for (tool, hash) in question.definitions.sorted(by: { $0.key < $1.key }) {
+                authorizer.definitions.record(server: server.id.value, tool: tool, hash: hash, catalog: catalog)
+            }
+            for (kind, names) in question.lists where kind == .tool {
+                changed = names.filter { authorizer.definitions.problem(server: server.id.value, tool: $0, catalog: catalog) != nil }
+            }
+        }
         for (kind, names) in question.lists {
             var permitted: [String] = []
             if outcome.allowed, let serverID = outcome.serverID, let identity = outcome.identity {
                 let method = FilterQuestion.method(for: kind)
                 permitted = names.filter { name in
-                    runtime.snapshot.decide(
-                        DecisionInput(serverID: serverID, identity: identity, operation: MCPOperation(method: method, name: name))
-                    ).isAllowed
+                    !(kind == .tool && changed.contains(name))
+                        && runtime.snapshot.decide(
+                            // Shown when some call to it could be allowed: its arguments are the call's business.
+                            DecisionInput(
+                                serverID: serverID, identity: identity, operation: MCPOperation(method: method, name: name, arguments: .any))
+                        ).isAllowed
                 }
             }
             json.field(FilterQuestion.key(for: kind), permitted)
         }
+        if server?.pinDefinitions == true { json.field("changed", changed) }
         json.field("www_authenticate", outcome.challenge(in: runtime))
         return json.finish()
     }

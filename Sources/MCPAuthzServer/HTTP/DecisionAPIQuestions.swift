@@ -107,18 +107,39 @@ struct DecideQuestion: Sendable {
     func bearerToken() throws(TokenFailure) -> String { try checkedToken(token) }
 }
 
-/// `POST /v1/filter`: `{server, token, tools?, prompts?, resources?}`.
+/// `POST /v1/filter`: `{server, token, tools?, prompts?, resources?}`. `tools` may hold full
+/// tool definitions (a `tools/list` answer's entries) instead of names: their definitions are
+/// then checked against a pinning server's catalog.
 struct FilterQuestion: Sendable {
     var server: String
     var token: String?
     var lists: [(TargetKind, [String])]
+    /// Tool name to the hash of the definition given for it.
+    var definitions: [String: String] = [:]
 
     init(_ body: [UInt8], maxNames: Int) throws(DecisionAPIError) {
         let fields = try QuestionFields(body, allowed: ["server", "token", "tools", "prompts", "resources"])
         server = try fields.string("server", required: true) ?? ""
         token = try fields.string("token")
         lists = []
-        for kind in TargetKind.allCases {
+        if case let .array(entries)? = fields.fields["tools"], entries.contains(where: { if case .object = $0 { true } else { false } }) {
+            guard entries.count <= maxNames else { throw DecisionAPIError("'tools' has more than \(maxNames) names") }
+            var names: [String] = []
+            for entry in entries {
+                switch entry {
+                case let .string(name): names.append(name)
+                case let .object(definition):
+                    guard case let .string(name)? = definition["name"] else { throw DecisionAPIError("a tool definition in 'tools' has no name") }
+                    names.append(name)
+                    definitions[name] = CatalogTool.hash(definition)
+                default: throw DecisionAPIError("'tools' must hold names or tool definitions")
+                }
+            }
+            lists.append((.tool, names))
+        } else if let names = try fields.strings("tools", max: maxNames) {
+            lists.append((.tool, names))
+        }
+        for kind in [TargetKind.prompt, .resource] {
             if let names = try fields.strings(Self.key(for: kind), max: maxNames) { lists.append((kind, names)) }
         }
         guard !lists.isEmpty else { throw DecisionAPIError("give at least one of tools, prompts, resources") }

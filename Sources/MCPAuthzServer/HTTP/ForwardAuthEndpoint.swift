@@ -121,9 +121,9 @@ struct ForwardAuthEndpoint: Sendable {
         let question = AuthzQuestion(
             runtime: runtime, serverID: runtime.snapshot.router.serverID(host: forwarded.host, path: String(forwarded.path)),
             token: { server throws(TokenFailure) in try BearerTokenExtractor.token(for: server, in: runtime.snapshot, header: header) },
-            messages: { [forwarded] () throws(RequestRejection) in
+            messages: { [forwarded] server throws(RequestRejection) in
                 if case let .failure(rejection) = body { throw rejection }
-                return try forwarded.messages(limits: limits)
+                return try forwarded.messages(limits: limits, catalog: server.catalog, header: header)
             }
         )
         return .ask(question, forwarded)

@@ -21,10 +21,12 @@ struct PolicyFingerprint: Equatable, Sendable {
     /// Set when the path or a file could not be read.
     var problem: String?
 
-    static func of(path: String) -> PolicyFingerprint {
+    /// - Parameters:
+    ///   - also: further files the policy reads (servers' catalogs).
+    static func of(path: String, also: [String] = []) -> PolicyFingerprint {
         let files: [String]
         do {
-            files = try PolicyLoader.files(at: path, kind: .policy)
+            files = try PolicyLoader.files(at: path, kind: .policy) + also
         } catch {
             return PolicyFingerprint(entries: [], problem: error.description)
         }

@@ -137,7 +137,12 @@ package actor PolicyReloader: Service {
     private func watch(every interval: Duration) async {
         let path = builder.settings.policyPath
         // stat(2) and readlink(2) can block (a hung network file system): off the event loops.
-        let fingerprint = { () async -> PolicyFingerprint? in try? await NIOThreadPool.singleton.runIfActive { PolicyFingerprint.of(path: path) } }
+        let store = self.store
+        let fingerprint = { () async -> PolicyFingerprint? in
+            // The catalogs the policy in force reads are watched with its files.
+            let catalogs = store.runtime.snapshot.policy.servers.compactMap { $0.catalog?.file }
+            return try? await NIOThreadPool.singleton.runIfActive { PolicyFingerprint.of(path: path, also: catalogs) }
+        }
         var seen = await fingerprint()
         while true {
             do { try await Task.sleep(for: interval) } catch { return }
