@@ -3,7 +3,7 @@ interpreter that runs it: `mcp` 2.x speaks protocol 2026-07-28 (and sends Mcp-Me
 `mcp` 1.x speaks 2025-11-25 and older (and does not).
 
 Usage: client.py URL TOKEN|- ACTION...
-  ACTION: list | prompts | resources | call:TOOL
+  ACTION: list | prompts | resources | call:TOOL | call:TOOL:ARGUMENTS (a JSON object)
   E2E_EXTRA_HEADERS (environment): a JSON object of further headers to send on every request.
 Prints one JSON object: the SDK version, whether the session opened, each action's result, and
 every HTTP response the SDK received (method, status, WWW-Authenticate).
@@ -35,8 +35,8 @@ async def act(session, action):
         if action == "resources":
             listed = await session.list_resources()
             return {"action": action, "ok": True, "resources": sorted(str(resource.uri) for resource in listed.resources)}
-        name = action.split(":", 1)[1]
-        result = await session.call_tool(name, {})
+        _, name, *arguments = action.split(":", 2)
+        result = await session.call_tool(name, json.loads(arguments[0]) if arguments else {})
         error = result.is_error if MODERN else result.isError
         return {"action": action, "ok": not error, "text": result.content[0].text if result.content else None}
     except BaseException as error:  # noqa: BLE001 - the SDK's failure is the result

@@ -1,8 +1,9 @@
 """An MCP server for the end-to-end tests, built with the official Python SDK (Streamable HTTP).
 
 Usage: mcp_server.py NAME PORT AUTHZ_URL [--unfiltered] [--json]
-  NAME todos: tools list_todos, get_todo, delete_todo, get_billing; prompts summarize_todos,
-      audit_report; resources todos://mine, todos://audit-log; at /todos/mcp
+  NAME todos: tools list_todos, get_todo, delete_todo, get_billing, and export_todos(project),
+      whose project argument is mirrored into the Mcp-Param-Project header (x-mcp-header);
+      prompts summarize_todos, audit_report; resources todos://mine, todos://audit-log; at /todos/mcp
   NAME images: tools generateImage, list_styles, at /images/mcp
 Each tool answers with its own name and the X-Authz-Subject the proxy passed, so a test can see
 both that the call reached the server and who mcp-authz said the caller was. tools/list is
@@ -12,11 +13,13 @@ filter. --json answers each POST with one JSON body instead of an SSE stream.
 """
 import pathlib
 import sys
+from typing import Annotated
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "deploy/mcp-server"))
 from mcp.server.mcpserver.server import Context  # noqa: E402
 from mcp.server.transport_security import TransportSecuritySettings  # noqa: E402
 from mcp_authz_filter import AuthzFilteredServer  # noqa: E402
+from pydantic import Field  # noqa: E402
 
 from mcp.server.mcpserver import MCPServer  # noqa: E402
 
@@ -43,6 +46,10 @@ for tool_name in {"todos": ["list_todos", "get_todo", "delete_todo", "get_billin
     tool(tool_name)
 
 if NAME == "todos":
+    @server.tool(name="export_todos", description="Export a project's todos.")
+    def export_todos(project: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Project"})], ctx: Context) -> str:
+        return f"export_todos of {project} for {caller(ctx)}"
+
     for prompt_name in ["summarize_todos", "audit_report"]:
         server.prompt(name=prompt_name, description=f"The {prompt_name} prompt.")(lambda: "a prompt")
     for uri in ["todos://mine", "todos://audit-log"]:

@@ -81,12 +81,17 @@ servers:
     resource: https://mcp.example.com/todos/mcp
     issuers: [local, glewlwyd]
     scopes_supported: [read:todos, read:billing]
+    catalog: todos-tools.json    # written by `mcp-authz catalog fetch` from the server at start
+    pin_definitions: true
     rules:
       - name: protocol basics
         allow: {{ methods: [initialize, ping, server/discover, "notifications/*", tools/list, prompts/list, resources/list] }}
       - name: todo tools
         when: {{ scopes: [read:todos] }}
         allow: {{ tools: [list_todos, get_todo, delete_todo], prompts: [summarize_todos], resources: ["todos://mine"] }}
+      - name: exports of our projects
+        when: {{ scopes: [read:todos], arguments: {{ project: "acme-*" }} }}
+        allow: {{ tools: [export_todos] }}
       - name: the audit trail for admins
         when: {{ groups: [mcp-admins] }}
         allow: {{ prompts: [audit_report], resources: ["todos://audit-log"] }}
@@ -152,21 +157,26 @@ class Stack:
         self.issuer = Issuer()
         self.glewlwyd = Glewlwyd(self.work, free_port(), "https://mcp.example.com/todos/mcp")
         self.policy = self.work / "policy.yaml"
-        self.policy.write_text(policy(self.issuer.url, self.glewlwyd.issuer))
         self.audit = self.work / "audit.jsonl"
         self.processes = []
         # HTTP responses MCP clients got through Caddy, which keeps no decision log: each one
         # is one decision mcp-authz made.
         self.caddy_requests = 0
         server_python = venv_python("modern")
-        self.start([binary, "serve", "--policies", str(self.policy), "--listen", f"127.0.0.1:{self.ports['authz']}",
-                    "--audit", str(self.audit), "--watch-interval", "0.2", "--log-level", "warning"], "authz")
         # The servers behind plain nginx and Caddy filter tools/list themselves (the recipe);
         # those behind the njs configuration do not (images answers JSON, todos SSE).
         for name, port, flags in [("todos", "todos", []), ("images", "images", []), ("todos", "todos_raw", ["--unfiltered"]),
                                   ("images", "images_raw", ["--unfiltered", "--json"])]:
             self.start([server_python, str(E2E / "mcp_server.py"), name, str(self.ports[port]),
                         f"http://127.0.0.1:{self.ports['authz']}", *flags], port)
+        # The todos catalog, as a policy owner makes it: fetched from the running server.
+        if not wait_for_port(self.ports["todos_raw"], 30):
+            raise SystemExit(f"the todos server did not start: see {self.work}")
+        self.catalog = subprocess.run([binary, "catalog", "fetch", self.url("todos_raw", "todos"), "--output",
+                                       str(self.work / "todos-tools.json")], capture_output=True, text=True)
+        self.policy.write_text(policy(self.issuer.url, self.glewlwyd.issuer))
+        self.start([binary, "serve", "--policies", str(self.policy), "--listen", f"127.0.0.1:{self.ports['authz']}",
+                    "--audit", str(self.audit), "--watch-interval", "0.2", "--log-level", "warning"], "authz")
         nginx_config(self.work, self.ports)
         self.start([shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(self.work), "-c", str(self.work / "conf" / "nginx.conf")],
                    "nginx")
@@ -254,8 +264,15 @@ def main():
         direct = stack.client("modern", "todos_raw", "todos", reader, "list", "prompts", "resources")
         check("the njs configuration's servers do not filter: a direct client lists every tool, prompt and resource",
               [r.get(k) for r, k in zip(direct["results"], ["tools", "prompts", "resources"])] ==
-              [["delete_todo", "get_billing", "get_todo", "list_todos"], ["audit_report", "summarize_todos"],
+              [["delete_todo", "export_todos", "get_billing", "get_todo", "list_todos"], ["audit_report", "summarize_todos"],
                ["todos://audit-log", "todos://mine"]], json.dumps(direct))
+        catalog = json.loads((stack.work / "todos-tools.json").read_text() or "{}") if stack.catalog.returncode == 0 else {}
+        project = [tool for tool in catalog.get("tools", []) if tool.get("name") == "export_todos"]
+        check("mcp-authz catalog fetch wrote the real server's tools/list, x-mcp-header included",
+              sorted(tool["name"] for tool in catalog.get("tools", [])) == ["delete_todo", "export_todos", "get_billing", "get_todo",
+                                                                             "list_todos"]
+              and project and project[0]["inputSchema"]["properties"]["project"].get("x-mcp-header") == "Project",
+              stack.catalog.stderr + json.dumps(project))
         # Each era through the configuration that serves it: 2.x through plain auth_request
         # (headers), 1.x through the njs body variant; 2.x through njs as well.
         for era, config in [("modern", "plain"), ("modern", "body"), ("legacy", "body"), ("modern", "caddy")]:
@@ -268,7 +285,16 @@ def main():
             # tools/list filtered through /v1/filter, by the server (deploy/mcp-server) or by
             # nginx (njs): a caller with read:todos outside the admins lists only what it may call.
             check(f"{label}: tools/list shows a read:todos caller only the tools it may call",
-                  results.get("list", {}).get("tools") == ["get_todo", "list_todos"], json.dumps(results.get("list")))
+                  results.get("list", {}).get("tools") == ["export_todos", "get_todo", "list_todos"], json.dumps(results.get("list")))
+            # An argument rule: `project` decided from the body (njs, SDK 1.x) or, behind plain
+            # auth_request and Caddy, from the Mcp-Param-Project header SDK 2.x mirrors it into
+            # (x-mcp-header, in the catalog). The client lists first, as it must to know that.
+            exports = stack.client(era, config, "todos", reader, "list", 'call:export_todos:{"project": "acme-web"}')
+            check(f"{label}: an argument the rule allows (project acme-web) runs the tool",
+                  (exports["results"] or [{}])[-1].get("text") == "export_todos of acme-web for user-reader", json.dumps(exports))
+            foreign = stack.client(era, config, "todos", reader, "list", 'call:export_todos:{"project": "evil-corp"}')
+            check(f"{label}: an argument the rule does not allow (project evil-corp) is refused with 403",
+                  refused(foreign, 403), json.dumps(foreign))
             check(f"{label}: allowed tool runs; the upstream is told the verified subject, not the client's own",
                   results.get("call:get_todo", {}).get("text") == "get_todo for user-reader", json.dumps(outcome))
             # A refused call ends a 1.x session (the SDK raises on the 403): one session each.
@@ -290,7 +316,7 @@ def main():
 
             listed = stack.client(era, config, "todos", admin, "list")
             check(f"{label}: an admin lists delete_todo too", (listed["results"] or [{}])[0].get("tools") ==
-                  ["delete_todo", "get_todo", "list_todos"], json.dumps(listed))
+                  ["delete_todo", "export_todos", "get_todo", "list_todos"], json.dumps(listed))
             if config == "body":
                 # njs filters prompts/list and resources/list too (SSE answers from todos).
                 for token, who, prompts, resources in [
@@ -381,6 +407,21 @@ def main():
                 check(f"{config} nginx: {status_wanted} {reason} answers a JSON-RPC error (code {code}, id {want_id}) with reason, "
                       "decision id and challenge", ok, f"{status} {got} {body}")
 
+        # A client whose Mcp-Param-Project says one project and whose body says another: the
+        # njs configuration has mcp-authz compare them; behind plain auth_request the header
+        # decides and the SDK 2.x server refuses the mismatch (HeaderMismatch, -32020).
+        export = json.dumps({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                             "params": {"name": "export_todos", "arguments": {"project": "evil-corp"}}})
+        lying = {"Authorization": f"Bearer {reader}", "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+                 "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "export_todos",
+                 "Mcp-Param-Project": "acme-web"}
+        status, got, body = stack.raw("body", "/todos/mcp", lying, export.encode())
+        check("Mcp-Param-Project disagreeing with the body via njs nginx: 403 header_mismatch",
+              status == 403 and {k.lower(): v for k, v in got.items()}.get("x-authz-reason") == "header_mismatch", f"{status} {got}")
+        status, _, body = stack.raw("plain", "/todos/mcp", lying, export.encode())
+        check("Mcp-Param-Project disagreeing with the body via plain nginx: the server refuses, export_todos never runs",
+              status != 200 and "export_todos of" not in body, f"{status} {body}")
+
         # A client that lies: Mcp-Name says one tool, the body calls another.
         lie = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "delete_todo", "arguments": {}}})
         headers = {"Authorization": f"Bearer {reader}", "Content-Type": "application/json",
@@ -434,6 +475,10 @@ def main():
           f"{len(decided)} recorded)",
           len(decided) == len(set(decided)) and set(asked) <= set(decided) and len(asked) + stack.caddy_requests == len(decided),
           f"asked-not-recorded {len(set(asked) - set(decided))}, recorded-not-asked {len(set(decided) - set(asked))}")
+    exports = [r for r in records if r.get("event") == "decision" and r.get("mcp_name") == "export_todos" and r.get("status") != 401]
+    check(f"audit: the {len(exports)} export_todos decisions name the argument path they used",
+          len(exports) >= 8 and all(r.get("arguments") == ["project"] for r in exports if r.get("reason") != "header_mismatch"),
+          json.dumps(exports[:2]))
     verify = subprocess.run([binary, "audit", "verify", str(stack.audit)], capture_output=True, text=True)
     check("audit: the chain verifies", verify.returncode == 0, verify.stderr)
     shutil.rmtree(stack.work, ignore_errors=True)

@@ -56,6 +56,7 @@ issuers:
     resource: {RESOURCE}
     issuers: [idp{extra_accepted}]
     scopes_supported: [read:todos]
+    catalog: catalog.json
     rules:
       - name: basics
         allow: {{ methods: [initialize, ping, tools/list] }}
@@ -69,6 +70,12 @@ issuers:
         when: {{ arguments: {{ account: "blocked-*" }} }}
         deny: {{ tools: [refund] }}
 """)
+        # refund's account is mirrored into Mcp-Param-Account (x-mcp-header).
+        (folder / "catalog.json").write_text(json.dumps({"tools": [
+            {"name": "get_todo", "inputSchema": {"type": "object"}},
+            {"name": "refund", "inputSchema": {"type": "object", "properties": {
+                "amount": {"type": "number"}, "repo": {"type": "string"},
+                "account": {"type": "string", "x-mcp-header": "Account"}}}}]}))
         self.port = free_port()
         self.audit = folder / "audit.jsonl"
         self.process = subprocess.Popen(
@@ -347,7 +354,22 @@ def main():
             {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "refund", "arguments": "amount=5"}})}, 403,
          "body_invalid"),
         ("refund named in headers only: arguments unseen", {"token": good, "tool": "refund"}, 403, "arguments_unavailable"),
+        ("Mcp-Param-Account in base64 with padding it does not need", {"token": good, "tool": "refund", "headers": {
+            "Mcp-Param-Account": "=?base64?" + base64.b64encode(b"blocked-1").decode() + "=?="}}, 403, "forward_request_invalid"),
+        ("Mcp-Param-Account naming a blocked account, base64 form, headers only", {"token": good, "tool": "refund", "headers": {
+            "Mcp-Param-Account": "=?base64?" + base64.b64encode(b"blocked-1").decode() + "?="}}, 403, "denied_by_rule"),
+        # With a body, a 2026-07-28 client's Mcp-Param headers must say what the body says.
+        ("Mcp-Param-Account disagreeing with the body (2026-07-28)", {"token": good, "tool": "refund", "body": refund(), "headers": {
+            "Mcp-Param-Account": "a-1x", "MCP-Protocol-Version": "2026-07-28"}}, 403, "header_mismatch"),
+        ("a body with a mapped argument and no Mcp-Param header (2026-07-28)", {"token": good, "tool": "refund",
+                                                                               "body": refund(account="a-2"),
+                                                                               "headers": {"MCP-Protocol-Version": "2026-07-28"}},
+         403, "header_mismatch"),
         ("a small refund to our repository, for contrast", {"token": good, "tool": "refund", "body": refund()}, 200, "allowed"),
+        ("the same with its Mcp-Param header (2026-07-28), for contrast", {"token": good, "tool": "refund", "body": refund(),
+                                                                           "headers": {"Mcp-Param-Account": "a-1",
+                                                                                       "MCP-Protocol-Version": "2026-07-28"}},
+         200, "allowed"),
         ("the valid token, for contrast", {"token": good}, 200, "allowed"),
         ("a valid ES256 token, for contrast", {"token": es256}, 200, "allowed"),
     ]

@@ -88,6 +88,13 @@ expect "a bad --listen names the option and the forms" 64 \
     "$bin" serve --policies "$here/policies" --listen 9090
 expect "a bad variable names it" 64 "--audit-failure: invalid value 'maybe' \(from MCP_AUTHZ_AUDIT_FAILURE\): expected deny or continue" -- \
     env MCP_AUTHZ_AUDIT_FAILURE=maybe "$bin" serve --policies "$here/policies"
+expect "catalog fetch wants an http(s) URL" 64 "the URL must be http:// or https:// with a host" -- "$bin" catalog fetch ftp://x/mcp
+expect "catalog fetch names the server that cannot be reached" 1 "cannot fetch the catalog: http://127.0.0.1:9/mcp: " -- \
+    "$bin" catalog fetch http://127.0.0.1:9/mcp --timeout 2
+expect "explain takes the call's arguments" 0 "argument 'replicas' = 30, must be at least 1 and at most 20: fails" -- \
+    bash -c "echo '{\"iss\": \"https://sso.example.com/realms/platform\", \"sub\": \"k\", \"groups\": [\"sre\"]}' | '$bin' explain '$here/policies' --server ops --method tools/call --name scale_service --arguments '{\"service\": \"web-a\", \"replicas\": 30}' --claims -"
+expect "explain refuses arguments that are not a JSON object" 1 "--arguments must be a JSON object" -- \
+    bash -c "echo '{\"iss\": \"https://sso.example.com/realms/platform\", \"sub\": \"k\"}' | '$bin' explain '$here/policies' --server ops --method tools/call --name scale_service --arguments '[1]' --claims -"
 
 echo "cli: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -15,6 +15,9 @@ enum FuzzTarget: String, CaseIterable {
     case body
     /// A forward-auth call: the proxy's headers, then the body they describe.
     case forward
+    /// A call's arguments: `Mcp-Param-*` header lines, an empty line, then a JSON-RPC body;
+    /// each read as the sidecar reads it and decided against argument conditions.
+    case arguments
 }
 
 /// What the targets share, built once before the first input.
@@ -34,6 +37,7 @@ struct FuzzContext {
         case .token: token(bytes)
         case .body: body(bytes)
         case .forward: forward(bytes)
+        case .arguments: arguments(bytes)
         }
     }
 
@@ -101,6 +105,48 @@ struct FuzzContext {
         if let split { request.body = Array(all[(split + 2)...]) }
         _ = snapshot.router.serverID(host: request.host, path: String(request.path))
         _ = try? request.messages(limits: MCPBodyLimits())
+    }
+
+    /// Input: `Name: value` lines for `Mcp-Param-{Name}`, an empty line, then the body.
+    private func arguments(_ bytes: UnsafeBufferPointer<UInt8>) {
+        let all = Array(bytes)
+        let split = all.indices.first { all[$0] == 10 && $0 + 1 < all.count && all[$0 + 1] == 10 }
+        var parameters: [(String, String)] = []
+        for line in String(decoding: all[..<(split ?? all.count)], as: UTF8.self).split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            parameters.append(("Mcp-Param-" + line[..<colon], String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)))
+        }
+        func header(_ name: String) -> [String] {
+            parameters.filter { $0.0.caseInsensitiveCompare(name) == .orderedSame }.map(\.1)
+        }
+        guard let server = snapshot.servers["fuzz"], let catalog = server.config.catalog,
+            let issuer = snapshot.issuers["fuzz-idp"]
+        else { fatalError("the fuzz policy has no server 'fuzz' with a catalog") }
+        let identity = Identity(claims: ["sub": .string("fuzz-user"), "scope": .string("read")], issuer: issuer)
+        var operations: [MCPOperation] = []
+        if let arguments = try? ForwardedRequest.headerArguments(of: "export", catalog: catalog, header: header) {
+            operations.append(MCPOperation(method: "tools/call", name: "export", arguments: arguments))
+        }
+        if let split, let messages = try? MCPRequestBody.messages(all[(split + 2)...], limits: MCPBodyLimits()) {
+            for case let .call(operation) in messages {
+                operations.append(operation)
+                _ = try? ForwardedRequest.checkParameters(operation, catalog: catalog, header: header)
+            }
+        }
+        for operation in operations {
+            let decision = snapshot.decide(DecisionInput(serverID: "fuzz", identity: identity, operation: operation))
+            check(decision.isAllowed == (decision.status == 200), "a decision's status disagrees with its effect")
+            // A call that is allowed could be allowed: listing never hides what may be called.
+            var anyCall = operation
+            anyCall.arguments = .any
+            if decision.isAllowed {
+                check(
+                    snapshot.decide(DecisionInput(serverID: "fuzz", identity: identity, operation: anyCall)).isAllowed,
+                    "an allowed call's tool would be hidden from a list")
+            }
+            // Arguments the decision could not see never allow what seen arguments would not.
+            if decision.reason == .argumentsUnavailable { check(!decision.isAllowed, "unseen arguments allowed a call") }
+        }
     }
 
     private func check(_ condition: Bool, _ message: @autoclosure () -> String) {

@@ -152,6 +152,9 @@ import Testing
         changed["description"] = .string("d, now also deletes")
         #expect(CatalogTool.hash(definition) != CatalogTool.hash(changed))
         #expect(CatalogTool.hash(definition).count == 64)
+        var float = definition
+        float["inputSchema"] = .object(["type": .string("object"), "b": .number(1.0)])
+        #expect(CatalogTool.hash(definition) == CatalogTool.hash(float))
     }
 
     @Test func theCatalogIsPartOfThePolicyRevision() throws {

@@ -37,6 +37,9 @@ package struct CompiledCondition: Sendable {
     package var negated: [CompiledCondition]
     /// Whether this condition or a nested one looks at arguments: only then can it be unknown.
     let readsArguments: Bool
+    /// The argument paths this condition and those nested in it look at (kept, so a decision
+    /// that reports them allocates nothing).
+    package let argumentPaths: [String]
 
     static let always = CompiledCondition(
         issuers: nil, scopes: nil, anyScopes: nil, emails: nil, emailDomains: nil, subjects: nil, clients: nil,
@@ -50,6 +53,7 @@ package struct CompiledCondition: Sendable {
     ) {
         self.arguments = arguments
         readsArguments = !arguments.isEmpty || negated.contains { $0.readsArguments }
+        argumentPaths = arguments.map(\.path) + negated.flatMap(\.argumentPaths)
         self.issuers = issuers
         self.scopes = scopes
         self.anyScopes = anyScopes
@@ -83,31 +87,28 @@ package struct CompiledCondition: Sendable {
     /// before it is unknown (false wins a conjunction).
     package func evaluate(_ identity: Identity, _ arguments: MCPArguments) -> Evaluation {
         if let failure = firstIdentityFailure(identity) { return .fails(failure) }
+        // Loops go by index: reading a nested condition or an argument in place, not copying
+        // its many sets and matchers.
         guard readsArguments else {
-            for condition in negated where condition.evaluate(identity, arguments) == .holds { return .fails(.not) }
+            for index in negated.indices where negated[index].evaluate(identity, arguments) == .holds { return .fails(.not) }
             return .holds
         }
         var unknown = false
-        for argument in self.arguments {
-            switch argument.evaluate(arguments, claims: identity.claims) {
+        for index in self.arguments.indices {
+            switch self.arguments[index].evaluate(arguments, claims: identity.claims) {
             case .holds: continue
             case .fails: return .fails(.arguments)
             case .unknown: unknown = true
             }
         }
-        for condition in negated {
-            switch condition.evaluate(identity, arguments) {
+        for index in negated.indices {
+            switch negated[index].evaluate(identity, arguments) {
             case .holds: return .fails(.not)
             case .fails: continue
             case .unknown: unknown = true
             }
         }
         return unknown ? .unknown : .holds
-    }
-
-    /// The argument paths this condition and those nested in it look at.
-    package var argumentPaths: [String] {
-        arguments.map(\.path) + negated.flatMap(\.argumentPaths)
     }
 
     /// The first identity key (every key but `arguments` and `not`) that does not hold.
@@ -150,6 +151,11 @@ package struct CompiledCondition: Sendable {
         if let groups { return (.group, groups.elements) }
         if let emailDomains { return (.emailDomain, emailDomains.elements) }
         return nil
+    }
+
+    /// Whether the identity has what the scope parts of this condition ask for.
+    func hasScopes(of identity: Identity) -> Bool {
+        scopes?.isSubset(of: identity.scopes) != false && anyScopes?.isDisjoint(with: identity.scopes) != true
     }
 
     /// Scopes that, added to the identity's, would satisfy the scope parts of this condition.

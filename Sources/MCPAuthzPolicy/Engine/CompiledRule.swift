@@ -25,10 +25,19 @@ package final class CompiledRule: Sendable {
     /// arguments stand for any call, to ask whether some call could be allowed).
     @inline(__always)
     func holds(for identity: Identity, _ arguments: MCPArguments) -> Bool {
+        var unknown = Int.max
+        return holds(for: identity, arguments, unknown: &unknown, at: 0)
+    }
+
+    /// As `holds`, lowering `unknown` to `position` when the condition could not be evaluated.
+    @inline(__always)
+    func holds(for identity: Identity, _ arguments: MCPArguments, unknown: inout Int, at position: Int) -> Bool {
         switch condition.evaluate(identity, arguments) {
         case .holds: return true
         case .fails: return false
-        case .unknown: return (effect == .deny) != arguments.standForAny
+        case .unknown:
+            unknown = min(unknown, position)
+            return (effect == .deny) != arguments.standForAny
         }
     }
 }

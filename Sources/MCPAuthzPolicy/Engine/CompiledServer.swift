@@ -38,64 +38,57 @@ package final class CompiledServer: Sendable {
         }
     }
 
-    /// Every bucket whose rules may apply to the operation, for the slow paths.
-    private func buckets(_ operation: MCPOperation) -> [RuleBucket] {
-        var result = methods.buckets(matching: operation.method)
-        if let target = operation.target { result += targets[Self.slot(target.kind)].buckets(matching: target.name) }
-        return result
+    /// Every bucket whose rules may apply to the operation, for the slow paths (a default deny
+    /// is one of them, so nothing is collected).
+    private func forEachBucket(_ operation: MCPOperation, _ body: (RuleBucket) -> Void) {
+        methods.forEachBucket(matching: operation.method, body)
+        if let target = operation.target { targets[Self.slot(target.kind)].forEachBucket(matching: target.name, body) }
     }
 
     func decide(_ identity: Identity, _ operation: MCPOperation) -> Decision {
         guard acceptedIssuers.contains(identity.issuerID) else {
             return Decision(effect: .deny, status: 401, reason: .issuerUntrusted)
         }
-        let (firstDeny, firstAllow, scopedAllows) = firstMatches(identity, operation)
-        if firstDeny != .max {
-            let rule = rules[firstDeny]
+        let matches = firstMatches(identity, operation)
+        if matches.deny != .max {
+            let rule = rules[matches.deny]
             // A deny whose arguments cannot be evaluated denies, and says why.
-            let unknown = rule.condition.readsArguments && rule.condition.evaluate(identity, operation.arguments) == .unknown
             return Decision(
-                effect: .deny, status: 403, reason: unknown ? .argumentsUnavailable : .deniedByRule, rule: rule.name,
-                argumentPaths: rule.condition.argumentPaths
+                effect: .deny, status: 403, reason: matches.unknownDeny == matches.deny ? .argumentsUnavailable : .deniedByRule,
+                rule: rule.name, argumentPaths: rule.condition.argumentPaths
             )
         }
-        if firstAllow != .max {
-            let rule = rules[firstAllow]
+        if matches.allow != .max {
+            let rule = rules[matches.allow]
             return Decision(effect: .allow, status: 200, reason: .allowed, rule: rule.name, argumentPaths: rule.condition.argumentPaths)
         }
-        if let unevaluated = allowWithUnknownArguments(identity, operation) {
-            return Decision(effect: .deny, status: 403, reason: .argumentsUnavailable, argumentPaths: unevaluated.condition.argumentPaths)
+        // An allow that would apply but for arguments it could not evaluate: the denial says so.
+        if matches.unknownAllow != .max {
+            return Decision(
+                effect: .deny, status: 403, reason: .argumentsUnavailable, argumentPaths: rules[matches.unknownAllow].condition.argumentPaths
+            )
         }
-        let hint = scopedAllows ? scopesThatWouldAllow(identity, operation) : []
+        let hint = matches.scopedAllows ? scopesThatWouldAllow(identity, operation) : []
         return Decision(effect: .deny, status: 403, reason: .noMatchingRule, requiredScopes: hint)
     }
 
-    /// For a default deny: the first allow rule that applies to the operation but whose
-    /// condition could not be evaluated on the call's arguments, so the denial can say so.
-    private func allowWithUnknownArguments(_ identity: Identity, _ operation: MCPOperation) -> CompiledRule? {
-        var first = Int.max
-        for bucket in buckets(operation) {
-            for position in bucket.allows.readingArguments where Int(position) < first {
-                if rules[Int(position)].condition.evaluate(identity, operation.arguments) == .unknown { first = Int(position) }
-            }
-        }
-        return first == .max ? nil : rules[first]
-    }
-
     /// Positions of the first matching deny and the first matching allow (`Int.max` for none),
-    /// and whether an allow rule that applies asks for scopes (only then can scopes help).
+    /// whether an allow rule that applies asks for scopes (only then can scopes help), and the
+    /// first deny and allow whose conditions could not be evaluated on the arguments.
     @inline(__always)
-    private func firstMatches(_ identity: Identity, _ operation: MCPOperation) -> (deny: Int, allow: Int, scopedAllows: Bool) {
-        var firstDeny = Int.max
-        var firstAllow = Int.max
-        var scopedAllows = false
-        methods.lowerFirstMatches(operation.method, &firstDeny, &firstAllow, &scopedAllows, identity, operation.arguments, rules)
+    private func firstMatches(
+        _ identity: Identity, _ operation: MCPOperation
+    ) -> (deny: Int, allow: Int, scopedAllows: Bool, unknownDeny: Int, unknownAllow: Int) {
+        var (firstDeny, firstAllow, scopedAllows, unknownDeny, unknownAllow) = (Int.max, Int.max, false, Int.max, Int.max)
+        methods.lowerFirstMatches(
+            operation.method, &firstDeny, &firstAllow, &scopedAllows, &unknownDeny, &unknownAllow, identity, operation.arguments, rules
+        )
         if let target = operation.target {
             targets[Self.slot(target.kind)].lowerFirstMatches(
-                target.name, &firstDeny, &firstAllow, &scopedAllows, identity, operation.arguments, rules
+                target.name, &firstDeny, &firstAllow, &scopedAllows, &unknownDeny, &unknownAllow, identity, operation.arguments, rules
             )
         }
-        return (firstDeny, firstAllow, scopedAllows)
+        return (firstDeny, firstAllow, scopedAllows, unknownDeny, unknownAllow)
     }
 
     /// For a default deny: the fewest scopes that, added to the caller's, would make the
@@ -107,10 +100,13 @@ package final class CompiledServer: Sendable {
         var best: Set<String>?
         var bestIndex = Int.max
         var trials = 0
-        for bucket in buckets(operation) {
+        forEachBucket(operation) { bucket in
             for position in bucket.allows.needingScopes {
                 let index = Int(position)
                 guard trials < Self.maxScopeHintTrials else { break }
+                // Most denials have every scope the rule asks for (arguments or identity decided):
+                // tell so without building the set of missing scopes.
+                guard !rules[index].condition.hasScopes(of: identity) else { continue }
                 let missing = rules[index].condition.missingScopes(for: identity)
                 guard !missing.isEmpty else { continue }
                 let better = missing.count < (best?.count ?? .max) || (missing.count == best?.count && index < bestIndex)

@@ -25,28 +25,42 @@ struct IndexedRules: Sendable {
 
     /// Lowers `first` to the position of the earliest rule here whose condition holds for the
     /// identity. Rules at or after `first` are not evaluated.
-    func lowerFirstMatch(_ first: inout Int, for identity: Identity, _ arguments: MCPArguments, in rules: [CompiledRule]) {
-        Self.scan(unkeyed, &first, identity, arguments, rules)
+    /// `unknown` is lowered to the earliest rule whose condition could not be evaluated on the
+    /// arguments (an allow that then does not apply), for a default deny to say so.
+    func lowerFirstMatch(
+        _ first: inout Int, _ unknown: inout Int, for identity: Identity, _ arguments: MCPArguments, in rules: [CompiledRule]
+    ) {
+        Self.scan(unkeyed, &first, &unknown, identity, arguments, rules)
         // Most buckets index by one attribute at most; an empty table is skipped before the
         // key is hashed.
-        if !keyed[0].isEmpty, let email = identity.usableEmail, let list = keyed[0][email] { Self.scan(list, &first, identity, arguments, rules) }
-        if !keyed[1].isEmpty, let subject = identity.subject, let list = keyed[1][subject] { Self.scan(list, &first, identity, arguments, rules) }
-        if !keyed[2].isEmpty, let client = identity.clientID, let list = keyed[2][client] { Self.scan(list, &first, identity, arguments, rules) }
+        if !keyed[0].isEmpty, let email = identity.usableEmail, let list = keyed[0][email] {
+            Self.scan(list, &first, &unknown, identity, arguments, rules)
+        }
+        if !keyed[1].isEmpty, let subject = identity.subject, let list = keyed[1][subject] {
+            Self.scan(list, &first, &unknown, identity, arguments, rules)
+        }
+        if !keyed[2].isEmpty, let client = identity.clientID, let list = keyed[2][client] {
+            Self.scan(list, &first, &unknown, identity, arguments, rules)
+        }
         if !keyed[3].isEmpty {
             for group in identity.groups {
-                if let list = keyed[3][group] { Self.scan(list, &first, identity, arguments, rules) }
+                if let list = keyed[3][group] { Self.scan(list, &first, &unknown, identity, arguments, rules) }
             }
         }
-        if !keyed[4].isEmpty, let domain = identity.emailDomain, let list = keyed[4][domain] { Self.scan(list, &first, identity, arguments, rules) }
+        if !keyed[4].isEmpty, let domain = identity.emailDomain, let list = keyed[4][domain] {
+            Self.scan(list, &first, &unknown, identity, arguments, rules)
+        }
     }
 
     @inline(__always)
-    private static func scan(_ list: [Int32], _ first: inout Int, _ identity: Identity, _ arguments: MCPArguments, _ rules: [CompiledRule]) {
+    private static func scan(
+        _ list: [Int32], _ first: inout Int, _ unknown: inout Int, _ identity: Identity, _ arguments: MCPArguments, _ rules: [CompiledRule]
+    ) {
         for position in list {
             let index = Int(position)
             // Lists are in rule order, so nothing later in this one can be earlier.
             if index >= first { return }
-            if rules[index].holds(for: identity, arguments) {
+            if rules[index].holds(for: identity, arguments, unknown: &unknown, at: index) {
                 first = index
                 return
             }
@@ -106,29 +120,28 @@ struct TargetTable: Sendable {
     }
 
     /// Lowers the first matching deny and allow positions over every bucket that applies to
-    /// the name, and notes whether any of them holds an allow rule that asks for scopes.
+    /// the name, and notes whether any of them holds an allow rule that asks for scopes, and
+    /// the first deny and allow whose conditions could not be evaluated on the arguments.
     @inline(__always)
     func lowerFirstMatches(
-        _ name: String, _ firstDeny: inout Int, _ firstAllow: inout Int, _ scopedAllows: inout Bool, _ identity: Identity,
-        _ arguments: MCPArguments, _ rules: [CompiledRule]
+        _ name: String, _ firstDeny: inout Int, _ firstAllow: inout Int, _ scopedAllows: inout Bool, _ unknownDeny: inout Int,
+        _ unknownAllow: inout Int, _ identity: Identity, _ arguments: MCPArguments, _ rules: [CompiledRule]
     ) {
         if let bucket = exact[name] {
-            bucket.denies.lowerFirstMatch(&firstDeny, for: identity, arguments, in: rules)
-            bucket.allows.lowerFirstMatch(&firstAllow, for: identity, arguments, in: rules)
+            bucket.denies.lowerFirstMatch(&firstDeny, &unknownDeny, for: identity, arguments, in: rules)
+            bucket.allows.lowerFirstMatch(&firstAllow, &unknownAllow, for: identity, arguments, in: rules)
             scopedAllows = scopedAllows || !bucket.allows.needingScopes.isEmpty
         }
         for i in patterns.indices where patterns[i].matches(name) {
-            patternBuckets[i].denies.lowerFirstMatch(&firstDeny, for: identity, arguments, in: rules)
-            patternBuckets[i].allows.lowerFirstMatch(&firstAllow, for: identity, arguments, in: rules)
+            patternBuckets[i].denies.lowerFirstMatch(&firstDeny, &unknownDeny, for: identity, arguments, in: rules)
+            patternBuckets[i].allows.lowerFirstMatch(&firstAllow, &unknownAllow, for: identity, arguments, in: rules)
             scopedAllows = scopedAllows || !patternBuckets[i].allows.needingScopes.isEmpty
         }
     }
 
-    /// Every bucket that applies to the name, for the slow paths.
-    func buckets(matching name: String) -> [RuleBucket] {
-        var result: [RuleBucket] = []
-        if let bucket = exact[name] { result.append(bucket) }
-        for i in patterns.indices where patterns[i].matches(name) { result.append(patternBuckets[i]) }
-        return result
+    /// Every bucket that applies to the name, for the slow paths, without collecting them.
+    func forEachBucket(matching name: String, _ body: (RuleBucket) -> Void) {
+        if let bucket = exact[name] { body(bucket) }
+        for i in patterns.indices where patterns[i].matches(name) { body(patternBuckets[i]) }
     }
 }

@@ -459,7 +459,8 @@ extension YAMLNodeReader {
             error("\(what) has min \(low) above max \(high), so it can never hold", at: node)
             return nil
         }
-        if tests.contains(.present(false)), tests.count > 1 {
+        let absentOnly = tests.contains { if case .present(false) = $0 { true } else { false } }
+        if absentOnly, tests.count > 1 {
             error("\(what) has present: false with other tests, which an absent argument never passes; it can never hold", at: node)
             return nil
         }

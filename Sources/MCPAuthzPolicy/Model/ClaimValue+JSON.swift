@@ -255,6 +255,21 @@ extension ClaimValue {
         }
     }
 
+    /// JSON text with object keys sorted and two-space indents, for files people review in
+    /// diffs (a catalog).
+    package func prettyJSONText(indent: String = "") -> String {
+        let inner = indent + "  "
+        switch self {
+        case let .array(items) where !items.isEmpty:
+            return "[\n" + items.map { inner + $0.prettyJSONText(indent: inner) }.joined(separator: ",\n") + "\n" + indent + "]"
+        case let .object(object) where !object.isEmpty:
+            let fields = object.keys.sorted().map { inner + Self.quoted($0) + ": " + object[$0]!.prettyJSONText(indent: inner) }
+            return "{\n" + fields.joined(separator: ",\n") + "\n" + indent + "}"
+        default:
+            return jsonText
+        }
+    }
+
     private static func quoted(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {

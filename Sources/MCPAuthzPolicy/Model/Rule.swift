@@ -50,7 +50,7 @@ package struct ArgumentCondition: Sendable {
 
 /// What an argument's value must be. Matchers compare typed values: a string never equals a
 /// number, and a matcher given a value of a type it cannot compare cannot be evaluated.
-package indirect enum ArgumentMatcher: Sendable, Equatable {
+package enum ArgumentMatcher: Sendable, Equatable {
     /// A string matching the pattern (`*` any run of characters, as in tool names).
     case pattern(Glob)
     /// Exactly this value (a string here is not a pattern).

@@ -54,12 +54,25 @@ package struct CatalogTool: Sendable {
         definitionHash = Self.hash(definition)
     }
 
-    /// The pinned fields of a definition, hashed: a live definition is compared by this.
+    /// The pinned fields of a definition, hashed: a live definition is compared by this. Numbers
+    /// are compared by value (`1.0` and `1` hash alike), as JSON does not tell them apart and
+    /// the proxies that pass definitions on (njs) rewrite them.
     package static func hash(_ definition: [String: ClaimValue]) -> String {
         var pinned: [String: ClaimValue] = [:]
-        for key in ["name", "description", "inputSchema", "annotations"] { pinned[key] = definition[key] }
+        for key in ["name", "description", "inputSchema", "annotations"] { pinned[key] = definition[key].map(canonical) }
         let digest = SHA256.hash(data: Array(ClaimValue.object(pinned).jsonText.utf8))
         return digest.map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined()
+    }
+
+    /// The value with every integral number written as an integer.
+    private static func canonical(_ value: ClaimValue) -> ClaimValue {
+        switch value {
+        case let .number(number) where number.rounded() == number && abs(number) < 9_007_199_254_740_992:
+            return .integer(Int64(number))
+        case let .array(items): return .array(items.map(canonical))
+        case let .object(object): return .object(object.mapValues(canonical))
+        default: return value
+        }
     }
 
     /// The schema of the argument at a dotted path, walking `properties`; nil when the schema

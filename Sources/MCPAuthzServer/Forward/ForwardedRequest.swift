@@ -141,7 +141,8 @@ package struct ForwardedRequest: Sendable {
 
     /// The arguments a tool's catalog entry mirrors into headers, read from them. An argument
     /// whose header is missing stays unseen (the client omits it for an absent or null value).
-    static func headerArguments(of tool: String, catalog: ToolCatalog, header: (String) -> [String]) throws(RequestRejection) -> MCPArguments {
+    package static func headerArguments(of tool: String, catalog: ToolCatalog, header: (String) -> [String]) throws(RequestRejection) -> MCPArguments
+    {
         guard let entry = catalog.toolsByName[tool], !entry.headerParameters.isEmpty else { return .unavailable }
         var values: [String: ClaimValue] = [:]
         for parameter in entry.headerParameters.values {
@@ -153,7 +154,7 @@ package struct ForwardedRequest: Sendable {
     /// A body whose tool mirrors arguments into headers must agree with them, as the MCP server
     /// checks (SEP-2243): a header that disagrees, or a value the body has and no header
     /// carries, is a mismatch.
-    static func checkParameters(_ operation: MCPOperation, catalog: ToolCatalog, header: (String) -> [String]) throws(RequestRejection) {
+    package static func checkParameters(_ operation: MCPOperation, catalog: ToolCatalog, header: (String) -> [String]) throws(RequestRejection) {
         guard operation.method == "tools/call", let name = operation.target?.name, let entry = catalog.toolsByName[name] else { return }
         for parameter in entry.headerParameters.values {
             let sent = try parameterValue(parameter, header: header)
