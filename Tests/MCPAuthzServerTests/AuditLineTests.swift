@@ -66,6 +66,20 @@ import Testing
         #expect(object["prev"] as? String == AuditLine.genesis)
     }
 
+    @Test func replayAttributesAreKeptBounded() throws {
+        guard case .decision(var record) = Self.decision(subject: "alice").kind else { return }
+        record.groups = ["b", "a"] + (0..<500).map { "g\($0)" }
+        record.claims = [("tenant.id", .string(String(repeating: "x", count: 5000))), ("level", .integer(3))]
+        record.wouldDecide = DryRunVerdict(effect: .allow, rule: "on trial")
+        let line = Self.chain([AuditEntry(time: 1, .decision(record))])[0]
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
+        #expect((object["groups"] as? [String])?.count == AuditLine.maxListCount)
+        let claims = try #require(object["claims"] as? [String: String])
+        #expect(claims["level"] == "3")
+        #expect(claims["tenant.id"]?.utf8.count == AuditLine.maxValueBytes)
+        #expect(object["would_allow_by"] as? String == "on trial")
+    }
+
     @Test func newlinesAndQuotesInValuesCannotForgeARecord() throws {
         let forged = "x\"}\n{\"event\":\"decision\",\"decision\":\"allow\""
         let line = Self.chain([Self.decision(subject: forged, name: "a\r\nb")])[0]

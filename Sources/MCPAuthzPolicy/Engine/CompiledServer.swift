@@ -8,12 +8,30 @@ package final class CompiledServer: Sendable {
     package let rules: [CompiledRule]
     private let methods: TargetTable
     private let targets: [TargetTable]
+    /// The names of the `mode: dry_run` rules, which `rules` leaves out.
+    package let dryRunRules: Set<String>
+    /// The same server with its dry-run rules enforced, to tell when one would decide; nil
+    /// when it has none.
+    private let asIfEnforced: CompiledServer?
+    /// Every claim path its rules' `claims:` conditions name (dry-run rules and `not:`
+    /// included), sorted: what an audit record keeps of the caller's claims, so a decision can
+    /// be replayed.
+    package let claimPaths: [String]
 
-    init(_ config: ServerConfig) {
+    /// - Parameter enforcingAll: compile dry-run rules as enforced (the `asIfEnforced` twin).
+    init(_ config: ServerConfig, enforcingAll: Bool = false) {
         id = config.id.value
         self.config = config
         acceptedIssuers = NameSet(config.issuers.map(\.value))
-        let rules = config.rules.map { CompiledRule($0, catalog: config.catalog) }
+        let dryRun = enforcingAll ? [] : config.rules.filter { $0.mode == .dryRun }
+        dryRunRules = Set(dryRun.map(\.name.value))
+        func paths(_ condition: Condition?) -> [String] {
+            guard let condition else { return [] }
+            return (condition.claims ?? []).map(\.path.value) + paths(condition.not?.value)
+        }
+        claimPaths = Set(config.rules.flatMap { paths($0.condition) }).sorted()
+        asIfEnforced = dryRun.isEmpty ? nil : CompiledServer(config, enforcingAll: true)
+        let rules = config.rules.filter { enforcingAll || $0.mode == .enforce }.map { CompiledRule($0, catalog: config.catalog) }
         self.rules = rules
         var methods = TargetTable.Builder()
         var targets = Array(repeating: TargetTable.Builder(), count: TargetKind.allCases.count)
@@ -46,6 +64,17 @@ package final class CompiledServer: Sendable {
     }
 
     func decide(_ identity: Identity, _ operation: MCPOperation) -> Decision {
+        var decision = decideEnforced(identity, operation)
+        // A dry-run rule is watched: decided again with it enforced, it is named when it decides.
+        if let asIfEnforced {
+            let would = asIfEnforced.decideEnforced(identity, operation)
+            if let rule = would.rule, dryRunRules.contains(rule) { decision.wouldDecide = DryRunVerdict(effect: would.effect, rule: rule) }
+        }
+        return decision
+    }
+
+    /// The decision of the enforced rules.
+    private func decideEnforced(_ identity: Identity, _ operation: MCPOperation) -> Decision {
         guard acceptedIssuers.contains(identity.issuerID) else {
             return Decision(effect: .deny, status: 401, reason: .issuerUntrusted)
         }

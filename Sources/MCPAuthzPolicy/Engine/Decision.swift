@@ -36,6 +36,8 @@ package struct Decision: Sendable, Equatable {
     /// The argument paths the deciding rule's condition looks at (for `arguments_unavailable`,
     /// those of the rule that could not be evaluated).
     package var argumentPaths: [String]
+    /// A `mode: dry_run` rule that would have decided, had it been enforced.
+    package var wouldDecide: DryRunVerdict?
 
     package init(
         effect: Effect, status: Int, reason: Reason, rule: String? = nil, requiredScopes: [String] = [], argumentPaths: [String] = []
@@ -49,4 +51,18 @@ package struct Decision: Sendable, Equatable {
     }
 
     package var isAllowed: Bool { effect == .allow }
+}
+
+/// What a `mode: dry_run` rule would have done: the effect it would have decided, and its name.
+package struct DryRunVerdict: Sendable, Equatable {
+    package var effect: Decision.Effect
+    package var rule: String
+
+    package init(effect: Decision.Effect, rule: String) {
+        self.effect = effect
+        self.rule = rule
+    }
+
+    /// The audit and API field that says it: `would_deny_by` or `would_allow_by`.
+    package var field: String { effect == .deny ? "would_deny_by" : "would_allow_by" }
 }

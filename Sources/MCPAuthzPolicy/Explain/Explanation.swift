@@ -100,6 +100,12 @@ extension PolicySnapshot {
         if decision.reason == .noMatchingRule {
             notes.append("no rule allows this operation, so it is denied by default")
         }
+        if let would = decision.wouldDecide {
+            notes.append("dry run: rule '\(would.rule)' (mode: dry_run) would \(would.effect.rawValue) this, were it enforced")
+        }
+        if !server.dryRunRules.isEmpty {
+            notes.append("rules in dry run, left out below: \(server.dryRunRules.sorted().joined(separator: ", "))")
+        }
         if decision.reason == .argumentsUnavailable {
             notes.append(
                 arguments.body == nil

@@ -15,7 +15,7 @@ package enum PolicyKeys {
     ]
     package static let serverRequired = ["id", "match", "issuers", "rules"]
     package static let match = ["host", "path_prefix"]
-    package static let rule = ["name", "when", "allow", "deny"]
+    package static let rule = ["name", "when", "allow", "deny", "mode"]
     package static let ruleRequired = ["name"]
     package static let condition = [
         "issuers", "scopes", "any_scopes", "emails", "email_domains", "subjects", "clients", "groups", "claims", "arguments", "not",

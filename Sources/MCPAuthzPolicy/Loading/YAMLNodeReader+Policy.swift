@@ -248,7 +248,17 @@ extension YAMLNodeReader {
         }
         let condition = fields["when"].flatMap { self.condition($0, depth: 0) }
         guard let targets = self.targets(targetsNode, effect: effect) else { return nil }
-        return Rule(name: name, effect: effect, condition: condition, targets: targets, location: fields.location)
+        var rule = Rule(name: name, effect: effect, condition: condition, targets: targets, location: fields.location)
+        if let node = fields["mode"], let text = string(node, what: "mode") {
+            guard let mode = Rule.Mode(rawValue: text.value) else {
+                let modes = Rule.Mode.allCases.map(\.rawValue)
+                error(
+                    "mode must be \(modes.joined(separator: " or ")), found '\(text.value)'\(Suggestion.hint(for: text.value, in: modes))", at: node)
+                return nil
+            }
+            rule.mode = mode
+        }
+        return rule
     }
 
     mutating func condition(_ node: Node, depth: Int) -> Condition? {

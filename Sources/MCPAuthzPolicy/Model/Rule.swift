@@ -6,8 +6,17 @@ package struct Rule: Sendable {
         case deny
     }
 
+    /// `mode:` — whether the rule decides, or is only watched.
+    package enum Mode: String, Sendable, CaseIterable {
+        case enforce
+        /// Taken out of the decision; when it would have decided, the decision says so
+        /// (`would_deny_by` / `would_allow_by`).
+        case dryRun = "dry_run"
+    }
+
     package var name: Located<String>
     package var effect: Effect
+    package var mode: Mode = .enforce
     /// Absent means the rule applies to every caller the server accepts.
     package var condition: Condition?
     package var targets: Targets

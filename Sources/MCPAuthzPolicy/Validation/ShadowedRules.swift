@@ -11,9 +11,12 @@
 enum ShadowedRules {
     static func problems(in server: ServerConfig) -> [PolicyDiagnostic] {
         var problems: [PolicyDiagnostic] = []
-        let unconditionalDenies = server.rules.filter { $0.effect == .deny && $0.condition == nil }
+        // Only enforced rules decide; and what an `annotations` target covers depends on the
+        // catalog, which this judgement on patterns as written does not read.
+        let judged = server.rules.filter { $0.mode == .enforce && $0.targets.annotations == nil }
+        let unconditionalDenies = judged.filter { $0.effect == .deny && $0.condition == nil }
         var earlierUnconditionalAllows: [Rule] = []
-        for rule in server.rules where rule.effect == .allow {
+        for rule in judged where rule.effect == .allow {
             if let deny = unconditionalDenies.first(where: { covers($0.targets, rule.targets) }) {
                 problems.append(
                     PolicyDiagnostic(

@@ -49,6 +49,12 @@ package struct DecisionRecord: Sendable {
     package var arguments: [(path: String, value: ClaimValue?)] = []
     /// For `tool_definition_changed`: the pinned and the live definition hashes.
     package var definitionHashes: (pinned: String?, live: String?)?
+    /// A `mode: dry_run` rule that would have decided: `would_deny_by` / `would_allow_by`.
+    package var wouldDecide: DryRunVerdict?
+    /// The caller's groups, and the values of the claims the server's `claims:` conditions
+    /// name: what a replay of the decision needs.
+    package var groups: [String] = []
+    package var claims: [(path: String, value: ClaimValue)] = []
 
     package init(
         decisionID: String, requestID: String?, endpoint: String, serverID: String?, httpMethod: String?, httpPath: String?,

@@ -63,10 +63,18 @@ package enum AuditLine {
         json.field("email", record.email.map(bounded))
         json.field("client_id", record.clientID.map(bounded))
         json.field("scopes", record.scopes.prefix(maxListCount).map(bounded))
+        if !record.groups.isEmpty { json.field("groups", record.groups.prefix(maxListCount).map(bounded)) }
+        if !record.claims.isEmpty {
+            // Each value's JSON text, cut as every other value is.
+            json.object("claims") { object in
+                for (path, value) in record.claims.prefix(maxListCount) { object.field(bounded(path), bounded(value.jsonText)) }
+            }
+        }
         json.field("decision", record.allowed ? "allow" : "deny")
         json.field("status", record.status)
         json.field("reason", record.reason)
         json.field("rule", record.rule.map(bounded))
+        if let would = record.wouldDecide { json.field(would.field, bounded(would.rule)) }
         if let hashes = record.definitionHashes {
             json.object("definition") { object in
                 object.field("pinned_sha256", hashes.pinned)

@@ -205,6 +205,7 @@ package final class Authorizer: Sendable {
                 DecisionInput(serverID: server.id.value, identity: verified.identity, operation: operation)
             )
             if !decision.argumentPaths.isEmpty { outcome.arguments = Self.audited(decision.argumentPaths, of: operation, server) }
+            if outcome.wouldDecide == nil { outcome.wouldDecide = decision.wouldDecide }
             if !decision.isAllowed {
                 outcome.status = decision.status
                 outcome.reason = decision.reason.rawValue

@@ -33,6 +33,8 @@ package struct AuthzOutcome: Sendable {
     /// For `tool_definition_changed`: the catalog's hash of the tool's definition (nil when the
     /// tool is not in it) and the hash it was last listed with.
     package var definitionHashes: (pinned: String?, live: String?)?
+    /// A `mode: dry_run` rule that would have decided.
+    package var wouldDecide: DryRunVerdict?
 
     package var allowed: Bool { status == 200 }
 }
@@ -81,6 +83,12 @@ extension DecisionRecord {
         )
         arguments = outcome.arguments
         definitionHashes = outcome.definitionHashes
+        wouldDecide = outcome.wouldDecide
+        if let identity {
+            groups = identity.groups.sorted()
+            let named = outcome.serverID.flatMap { runtime.snapshot.servers[$0]?.claimPaths } ?? []
+            claims = named.compactMap { path in ClaimValue.lookup(path, in: identity.claims).map { (path, $0) } }
+        }
     }
 }
 

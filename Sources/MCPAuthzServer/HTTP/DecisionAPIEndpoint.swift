@@ -76,6 +76,7 @@ struct DecisionAPIEndpoint: Sendable {
         json.field("email", outcome.identity?.usableEmail)
         json.field("scopes", outcome.identity.map { $0.scopes.sorted() } ?? [])
         json.field("required_scopes", outcome.requiredScopes)
+        if let would = outcome.wouldDecide { json.field(would.field, would.rule) }
         json.field("decision_id", outcome.decisionID)
         json.field("policy_revision", outcome.policyRevision)
         // The header an MCP server should send its client with a denial.
