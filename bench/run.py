@@ -25,6 +25,8 @@ core 1, so every contestant gets the same single core:
   I  F with mcp-authz replaced by an nginx location answering 204 with the identity header:
      what auth_request itself costs nginx, the bound for any auth_request sidecar (F/I is how
      close mcp-authz comes to it; F/A what authorization costs at all).
+  J  B with a shadow policy set (`--shadow-policies`, the same policy) decided beside it on
+     every request: what shadow mode costs (J/B; goal at least 0.85).
 Every contestant runs once per round, round-robin (--rounds, default 3), and the medians are
 reported, so that this VM's drifting speed falls on all alike. Then: B's p99 at half of B's
 peak rate (wrk with a random per-connection delay), and A's at half of A's for scale, mcp-authz's resident memory
@@ -414,6 +416,13 @@ def run(args):
         extra["half_a"] = half_load(bench, f"http://127.0.0.1:{port}", work, token, bench.results["A"]["rps"] / 2, "A")
         bench.stop(nginx)
 
+    def shadow_policy():
+        # B with a shadow policy set: the same policy, decided a second time beside it.
+        sidecar, base = bench.serve(work / "small.yaml", "sidecar-j", "--audit", str(work / "audit-j.jsonl"),
+                                    "--shadow-policies", str(work / "small.yaml"))
+        bench.measure("J", base, b_script)
+        bench.stop(sidecar)
+
     def cached_audit_off():
         sidecar, base = bench.serve(work / "small.yaml", "sidecar-c", "--audit", "none")
         bench.measure("C", base, b_script)
@@ -489,7 +498,8 @@ def run(args):
                    "F": ("nginx auth_request -> mcp-authz -> upstream, end to end", nginx_end_to_end),
                    "G": ("mcp-authz with a 10,000-rule, 100,000-email policy", large_policy_run),
                    "H": ("SwiftNIO HTTP/1 answering 204 to B's request (nio-constant)", nio_limit),
-                   "I": ("nginx auth_request -> nginx 204 -> upstream (the bound for any auth_request sidecar)", nginx_auth_bound)}
+                   "I": ("nginx auth_request -> nginx 204 -> upstream (the bound for any auth_request sidecar)", nginx_auth_bound),
+                   "J": ("B with a shadow policy set (--shadow-policies) decided beside it", shadow_policy)}
     try:
         # Round-robin, so that drift of this machine's speed during the run (seen up to 2x over
         # minutes on this VM) falls on every contestant alike; medians are reported.
@@ -603,7 +613,8 @@ def report(results, extra, args):
             ("C", "mcp-authz, cached token, audit off"), ("D", "mcp-authz, unique tokens (RS256 verify each)"),
             ("E", "Apache + mod_auth_openidc, same token"), ("F", "nginx auth_request -> mcp-authz -> upstream"),
             ("G", "mcp-authz, 10,000 rules + 100,000 emails"), ("H", "SwiftNIO HTTP/1 return 204 (stack limit)"),
-            ("I", "nginx auth_request -> nginx 204 -> upstream (auth_request bound)")]
+            ("I", "nginx auth_request -> nginx 204 -> upstream (auth_request bound)"),
+            ("J", "B with a shadow policy set")]
     print()
     print(f"| | contestant (server on 1 core, wrk -t1 -c{CONNECTIONS} on the other; median of {args.rounds} "
           f"round{'s' if args.rounds > 1 else ''}) | req/s | p50 ms | p99 ms |")
@@ -622,7 +633,7 @@ def report(results, extra, args):
     print()
     goals = [("B/A", "B", "A", 0.5), ("D/A", "D", "A", None), ("B/E", "B", "E", 3), ("D/E", "D", "E", None),
              ("G/B", "G", "B", 0.9), ("B/C", "B", "C", 0.9), ("F/A", "F", "A", None), ("F/I", "F", "I", None),
-             ("H/A", "H", "A", None), ("B/H", "B", "H", None)]
+             ("H/A", "H", "A", None), ("B/H", "B", "H", None), ("J/B", "J", "B", 0.85)]
     print("| ratio | value | goal |")
     print("| --- | ---: | --- |")
     for name, top, bottom, goal in goals:

@@ -88,6 +88,9 @@ expect "a bad --listen names the option and the forms" 64 \
     "$bin" serve --policies "$here/policies" --listen 9090
 expect "a bad variable names it" 64 "--audit-failure: invalid value 'maybe' \(from MCP_AUTHZ_AUDIT_FAILURE\): expected deny or continue" -- \
     env MCP_AUTHZ_AUDIT_FAILURE=maybe "$bin" serve --policies "$here/policies"
+printf 'version: 1\nservers: [\n' > "$work/shadow.yaml"
+expect "an invalid shadow policy stops the start, naming itself" 1 "shadow.yaml: shadow policy invalid: 1 problem; not starting" -- \
+    "$bin" serve --policies "$here/policies" --shadow-policies "$work/shadow.yaml" --listen 127.0.0.1:0
 expect "catalog fetch wants an http(s) URL" 64 "the URL must be http:// or https:// with a host" -- "$bin" catalog fetch ftp://x/mcp
 expect "catalog fetch names the server that cannot be reached" 1 "cannot fetch the catalog: http://127.0.0.1:9/mcp: " -- \
     "$bin" catalog fetch http://127.0.0.1:9/mcp --timeout 2

@@ -26,6 +26,16 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("policies"), help: "Policy file or folder of *.yaml files. [env: MCP_AUTHZ_POLICIES]")
     var policies: String?
 
+    @Option(
+        name: .customLong("shadow-policies"),
+        help: """
+            A second policy file or folder, decided beside the first on every request and never changing an answer: its \
+            verdict goes to the audit record ('shadow'), the mcp_authz_shadow_decisions_total metric and /v1/decide. \
+            [env: MCP_AUTHZ_SHADOW_POLICIES]
+            """
+    )
+    var shadowPolicies: String?
+
     @Option(help: "Address to listen on: HOST:PORT, [IPv6]:PORT or unix:PATH. [env: MCP_AUTHZ_LISTEN] (default: 127.0.0.1:9090)")
     var listen: String?
 
@@ -85,6 +95,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         settings.watchInterval = interval == 0 ? nil : .milliseconds(Int64(interval * 1000))
         settings.audit = try auditSettings(environment)
+        settings.shadowPolicyPath = shadowPolicies ?? environment["MCP_AUTHZ_SHADOW_POLICIES"]
         // A closed stdout (the audit log's reader went away) must fail a write, not kill us.
         signal(SIGPIPE, SIG_IGN)
         let sidecar: Sidecar
@@ -104,6 +115,10 @@ struct ServeCommand: AsyncParsableCommand {
                 )
             case let .audit(error):
                 printError("audit log: \(error.message); not starting")
+            case let .shadowPolicy(error):
+                report(error.diagnostics)
+                let problems = "\(error.diagnostics.count) problem\(error.diagnostics.count == 1 ? "" : "s")"
+                printError("\(settings.shadowPolicyPath ?? "-"): shadow policy invalid: \(problems); not starting")
             }
             throw ExitCode(1)
         }

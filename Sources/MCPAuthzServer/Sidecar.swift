@@ -54,8 +54,19 @@ package struct Sidecar: Sendable {
             try? httpClient.syncShutdown()
             throw .policy(error)
         }
+        let shadow: ShadowPolicy?
+        do throws(PolicyLoadError) {
+            shadow = try settings.shadowPolicyPath.map { path throws(PolicyLoadError) in try ShadowPolicy(path: path, limits: settings.policyLimits) }
+        } catch {
+            try? httpClient.syncShutdown()
+            throw .shadowPolicy(error)
+        }
         metrics.recordReload(success: true, at: Date().timeIntervalSince1970)
         audit?.event(.policyLoad(.success(cause: "start", path: settings.policyPath, runtime: initial, previous: nil)))
+        if let shadow {
+            audit?.event(.policyLoad(.shadow(cause: "start", path: shadow.path, revision: shadow.loaded.revision)))
+            logger.info("shadow policy loaded", metadata: ["policy.path": "\(shadow.path)", "policy.revision": "\(shadow.loaded.revision)"])
+        }
         for warning in initial.warnings {
             logger.warning("policy warning", metadata: ["policy.warning": "\(warning.description)"])
         }
@@ -69,10 +80,11 @@ package struct Sidecar: Sendable {
         let store = PolicyStore(initial)
         let reloader = PolicyReloader(
             store: store, builder: builder, watchInterval: settings.watchInterval, trapsSIGHUP: trapsSIGHUP, logger: logger, metrics: metrics,
-            audit: audit
+            audit: audit, shadow: shadow
         )
         let responder = SidecarResponder(
-            authorizer: Authorizer(store: store, metrics: metrics, audit: audit), settings: settings, metrics: metrics, logger: logger, extra: extra
+            authorizer: Authorizer(store: store, metrics: metrics, audit: audit, shadow: shadow), settings: settings, metrics: metrics,
+            logger: logger, extra: extra
         )
         let address: BindAddress
         switch settings.listen {
@@ -169,4 +181,6 @@ package enum SidecarStartError: Error, Sendable {
     case policy(PolicyLoadError)
     /// An audit destination cannot be opened.
     case audit(AuditSinkError)
+    /// The shadow policy set (`--shadow-policies`) is invalid.
+    case shadowPolicy(PolicyLoadError)
 }

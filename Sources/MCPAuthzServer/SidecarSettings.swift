@@ -24,6 +24,9 @@ package struct SidecarSettings: Sendable {
     /// How often the policy path is checked for changes; nil turns the watch off (SIGHUP still
     /// reloads).
     package var watchInterval: Duration? = .seconds(2)
+    /// A second policy set decided beside the first on every request, never changing an
+    /// answer (`--shadow-policies`).
+    package var shadowPolicyPath: String?
     package var audit = AuditSettings()
     /// Idle keep-alive connections are closed after this.
     package var idleTimeout: Duration = .seconds(75)

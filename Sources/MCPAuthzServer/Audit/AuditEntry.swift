@@ -51,6 +51,8 @@ package struct DecisionRecord: Sendable {
     package var definitionHashes: (pinned: String?, live: String?)?
     /// A `mode: dry_run` rule that would have decided: `would_deny_by` / `would_allow_by`.
     package var wouldDecide: DryRunVerdict?
+    /// The shadow policy set's verdict (`--shadow-policies`).
+    package var shadow: ShadowVerdict?
     /// The caller's groups, and the values of the claims the server's `claims:` conditions
     /// name: what a replay of the decision needs.
     package var groups: [String] = []

@@ -83,8 +83,14 @@ package struct PolicyLoadRecord: Sendable {
     package var path: String
     package var revision: String
     package var outcome: Outcome
+    /// Whether it is the shadow policy set (`--shadow-policies`), not the policy in force.
+    package var shadow = false
 
     var fields: [(String, AuditEvent.Value)] {
+        shadow ? [("shadow", .bool(true))] + outcomeFields : outcomeFields
+    }
+
+    private var outcomeFields: [(String, AuditEvent.Value)] {
         switch outcome {
         case let .success(servers, issuers, warnings, previousRevision):
             [

@@ -75,6 +75,7 @@ package enum AuditLine {
         json.field("reason", record.reason)
         json.field("rule", record.rule.map(bounded))
         if let would = record.wouldDecide { json.field(would.field, bounded(would.rule)) }
+        if let shadow = record.shadow { json.object("shadow") { shadow.write(into: &$0) } }
         if let hashes = record.definitionHashes {
             json.object("definition") { object in
                 object.field("pinned_sha256", hashes.pinned)

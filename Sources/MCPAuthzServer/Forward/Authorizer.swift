@@ -35,11 +35,14 @@ package final class Authorizer: Sendable {
     let ids = DecisionIDs()
     /// Live tool definitions, for servers that pin them.
     package let definitions = DefinitionWatch()
+    /// The shadow policy set, decided beside the policy in force.
+    let shadow: ShadowPolicy?
 
-    package init(store: PolicyStore, metrics: SidecarMetrics, audit: AuditLog?) {
+    package init(store: PolicyStore, metrics: SidecarMetrics, audit: AuditLog?, shadow: ShadowPolicy? = nil) {
         self.store = store
         self.metrics = metrics
         self.audit = audit
+        self.shadow = shadow
     }
 
     /// A request refused before any server could be named (its forward headers are unusable).
@@ -168,8 +171,28 @@ package final class Authorizer: Sendable {
         return outcome
     }
 
-    /// With the caller known: what the request does, and what the policy says of each part.
+    /// With the caller known: what the policy says, and beside it what the shadow set says.
     private func conclude(_ question: AuthzQuestion, _ prepared: AuthzOutcome, _ server: ServerConfig, _ verified: VerifiedToken) -> AuthzOutcome {
+        var outcome = decideByPolicy(question, prepared, server, verified)
+        // Beside a decision the policy took (not a request refused before it), the shadow set
+        // decides the same operations for the same server, compared with the policy's answer.
+        if let shadow, outcome.reachedPolicy {
+            var operations: [MCPOperation] = []
+            for case let .call(operation) in outcome.messages { operations.append(operation) }
+            let verdict = shadow.verdict(
+                serverID: server.id.value, caller: verified.identity,
+                readBy: question.runtime.snapshot.issuers[verified.identity.issuerID], operations: operations
+            )
+            outcome.shadow = verdict
+            metrics.recordShadow(server: server.id.value, agreement: verdict.agreement(with: outcome.allowed))
+        }
+        return outcome
+    }
+
+    /// With the caller known: what the request does, and what the policy says of each part.
+    private func decideByPolicy(
+        _ question: AuthzQuestion, _ prepared: AuthzOutcome, _ server: ServerConfig, _ verified: VerifiedToken
+    ) -> AuthzOutcome {
         var outcome = prepared
         outcome.identity = verified.identity
         let asked: [MCPMessage]?
@@ -180,6 +203,7 @@ package final class Authorizer: Sendable {
             outcome.detail = error.message
             return outcome
         }
+        outcome.reachedPolicy = true
         guard let asked else {
             outcome.status = 200
             outcome.reason = Decision.Reason.allowed.rawValue

@@ -35,6 +35,10 @@ package struct AuthzOutcome: Sendable {
     package var definitionHashes: (pinned: String?, live: String?)?
     /// A `mode: dry_run` rule that would have decided.
     package var wouldDecide: DryRunVerdict?
+    /// Whether the request reached the policy (its token verified and what it does read).
+    package var reachedPolicy = false
+    /// The shadow policy set's verdict, when one is configured and the policy decided.
+    package var shadow: ShadowVerdict?
 
     package var allowed: Bool { status == 200 }
 }
@@ -84,6 +88,7 @@ extension DecisionRecord {
         arguments = outcome.arguments
         definitionHashes = outcome.definitionHashes
         wouldDecide = outcome.wouldDecide
+        shadow = outcome.shadow
         if let identity {
             groups = identity.groups.sorted()
             let named = outcome.serverID.flatMap { runtime.snapshot.servers[$0]?.claimPaths } ?? []

@@ -77,6 +77,7 @@ struct DecisionAPIEndpoint: Sendable {
         json.field("scopes", outcome.identity.map { $0.scopes.sorted() } ?? [])
         json.field("required_scopes", outcome.requiredScopes)
         if let would = outcome.wouldDecide { json.field(would.field, would.rule) }
+        if let shadow = outcome.shadow { json.object("shadow") { shadow.write(into: &$0) } }
         json.field("decision_id", outcome.decisionID)
         json.field("policy_revision", outcome.policyRevision)
         // The header an MCP server should send its client with a denial.

@@ -20,6 +20,7 @@ package final class SidecarMetrics: Sendable {
     /// Counters by label set, made once: looking one up in the registry per request would take
     /// its lock and build its label string each time.
     private let decisionCounters = Mutex<[DecisionKey: Metrics.Counter]>([:])
+    private let shadowCounters = Mutex<[DecisionKey: Metrics.Counter]>([:])
     private let decisionDuration: Metrics.Timer
     private let reloadSuccesses: Metrics.Counter
     private let reloadFailures: Metrics.Counter
@@ -63,6 +64,20 @@ package final class SidecarMetrics: Sendable {
         }
         counter.increment()
         decisionDuration.recordInterval(duration)
+    }
+
+    /// One shadow verdict, by server and by how it compares with the answer given.
+    package func recordShadow(server: String, agreement: String) {
+        let key = DecisionKey(server: server, allowed: false, reason: agreement)
+        let counter = shadowCounters.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = Metrics.Counter(
+                label: "mcp_authz_shadow_decisions_total", dimensions: [("server", server), ("agreement", agreement)], factory: factory
+            )
+            counters[key] = counter
+            return counter
+        }
+        counter.increment()
     }
 
     package func recordReload(success: Bool, at seconds: Double) {

@@ -33,14 +33,16 @@ package actor PolicyReloader: Service {
     private let logger: Logger
     private let metrics: SidecarMetrics
     private let audit: AuditLog?
+    private let shadow: ShadowPolicy?
     private var reloading = false
     private var waiting: [CheckedContinuation<Void, Never>] = []
 
     package init(
         store: PolicyStore, builder: RuntimeBuilder, watchInterval: Duration?, trapsSIGHUP: Bool, logger: Logger, metrics: SidecarMetrics,
-        audit: AuditLog?
+        audit: AuditLog?, shadow: ShadowPolicy? = nil
     ) {
         self.audit = audit
+        self.shadow = shadow
         self.store = store
         self.builder = builder
         self.watchInterval = watchInterval
@@ -57,6 +59,7 @@ package actor PolicyReloader: Service {
                     group.addTask {
                         for await _ in await UnixSignalsSequence(trapping: .sighup) {
                             _ = await self.reload(.signal)
+                            await self.reloadShadow(.signal)
                         }
                     }
                 }
@@ -134,6 +137,29 @@ package actor PolicyReloader: Service {
         }
     }
 
+    /// Loads the shadow policy set again, if there is one; installs it when valid and changed,
+    /// keeps the one in force otherwise, and records either.
+    package func reloadShadow(_ cause: Cause) async {
+        guard let shadow else { return }
+        let result = try? await NIOThreadPool.singleton.runIfActive { shadow.reload() }
+        // nil: unchanged, or the thread pool is shutting down.
+        switch result {
+        case nil:
+            return
+        case let .success(loaded)?:
+            audit?.event(.policyLoad(.shadow(cause: cause.rawValue, path: shadow.path, revision: loaded.revision)))
+            logger.info("shadow policy reloaded", metadata: ["policy.cause": "\(cause.rawValue)", "policy.revision": "\(loaded.revision)"])
+        case let .failure(error)?:
+            var record = PolicyLoadRecord.failure(cause: cause.rawValue, path: shadow.path, inForce: shadow.loaded.revision, error: error)
+            record.shadow = true
+            audit?.event(.policyLoad(record))
+            logger.error(
+                "shadow policy reload rejected; the shadow policy in force stays",
+                metadata: ["policy.cause": "\(cause.rawValue)", "policy.error": "\(error.description)"]
+            )
+        }
+    }
+
     private func watch(every interval: Duration) async {
         let path = builder.settings.policyPath
         // stat(2) and readlink(2) can block (a hung network file system): off the event loops.
@@ -143,13 +169,26 @@ package actor PolicyReloader: Service {
             let catalogs = store.runtime.snapshot.policy.servers.compactMap { $0.catalog?.file }
             return try? await NIOThreadPool.singleton.runIfActive { PolicyFingerprint.of(path: path, also: catalogs) }
         }
+        let shadow = self.shadow
+        let shadowFingerprint = { () async -> PolicyFingerprint? in
+            guard let shadow else { return nil }
+            let catalogs = shadow.catalogFiles
+            return try? await NIOThreadPool.singleton.runIfActive { PolicyFingerprint.of(path: shadow.path, also: catalogs) }
+        }
         var seen = await fingerprint()
+        var seenShadow = await shadowFingerprint()
         while true {
             do { try await Task.sleep(for: interval) } catch { return }
             guard let now = await fingerprint() else { return }
-            guard now != seen else { continue }
-            seen = now
-            await reload(.fileChange)
+            if now != seen {
+                seen = now
+                await reload(.fileChange)
+            }
+            let nowShadow = await shadowFingerprint()
+            if nowShadow != seenShadow {
+                seenShadow = nowShadow
+                await reloadShadow(.fileChange)
+            }
         }
     }
 }
@@ -164,6 +203,15 @@ extension PolicyLoadRecord {
                 previousRevision: previous
             )
         )
+    }
+
+    /// A shadow policy set that was loaded and put beside the policy in force.
+    static func shadow(cause: String, path: String, revision: String) -> PolicyLoadRecord {
+        var record = PolicyLoadRecord(
+            cause: cause, path: path, revision: revision, outcome: .success(servers: 0, issuers: 0, warnings: 0, previousRevision: nil)
+        )
+        record.shadow = true
+        return record
     }
 
     /// A policy that was refused; `inForce` stays.
