@@ -43,12 +43,12 @@ package struct CompiledArgument: Sendable {
         matcher = condition.matcher
     }
 
-    /// Whether the call's argument satisfies the matcher, for this caller's claims.
-    package func evaluate(_ arguments: MCPArguments, claims: [String: ClaimValue]) -> Truth {
+    /// Whether the call's argument satisfies the matcher, for this caller (whose claims `claim:` reads).
+    package func evaluate(_ arguments: MCPArguments, caller: Identity) -> Truth {
         switch arguments.lookup(path) {
         case .unknown: return .unknown
         case .absent: return matcher.absent
-        case let .value(value): return matcher.evaluate(value, claims: claims)
+        case let .value(value): return matcher.evaluate(value, caller: caller)
         }
     }
 }
@@ -64,7 +64,7 @@ extension ArgumentMatcher {
         }
     }
 
-    func evaluate(_ value: ClaimValue, claims: [String: ClaimValue]) -> Truth {
+    func evaluate(_ value: ClaimValue, caller: Identity) -> Truth {
         switch self {
         case let .pattern(glob):
             guard case let .string(string) = value else { return .unknown }
@@ -72,7 +72,7 @@ extension ArgumentMatcher {
         case let .equals(expected):
             return Self.equal(value, expected)
         case let .anyOf(tests):
-            return Truth.any(tests.lazy.map { $0.evaluate(value, claims: claims) })
+            return Truth.any(tests.lazy.map { $0.evaluate(value, caller: caller) })
         case let .oneOf(values):
             return Truth.any(values.lazy.map { Self.equal(value, $0) })
         case let .min(bound):
@@ -90,11 +90,11 @@ extension ArgumentMatcher {
         case let .present(present):
             return present ? .holds : .fails
         case let .claim(path):
-            guard let claim = ClaimValue.lookup(path, in: claims) else { return .fails }
+            guard let claim = ClaimValue.lookup(path, in: caller.claims) else { return .fails }
             if case let .array(items) = claim { return Truth.any(items.lazy.map { Self.equal(value, $0) }) }
             return Self.equal(value, claim)
         case let .all(tests):
-            return Truth.all(tests.lazy.map { $0.evaluate(value, claims: claims) })
+            return Truth.all(tests.lazy.map { $0.evaluate(value, caller: caller) })
         }
     }
 

@@ -95,7 +95,7 @@ package struct CompiledCondition: Sendable {
         }
         var unknown = false
         for index in self.arguments.indices {
-            switch self.arguments[index].evaluate(arguments, claims: identity.claims) {
+            switch self.arguments[index].evaluate(arguments, caller: identity) {
             case .holds: continue
             case .fails: return .fails(.arguments)
             case .unknown: unknown = true

@@ -137,7 +137,7 @@ extension PolicySnapshot {
             let actual = ClaimValue.lookup(failing.path, in: identity.claims).map(\.description) ?? "absent"
             return "claim '\(failing.path)' is \(actual), expected \(failing.values.map(\.description).joined(separator: " or "))"
         case .arguments:
-            let failing = condition.arguments.first { $0.evaluate(arguments, claims: identity.claims) == .fails }
+            let failing = condition.arguments.first { $0.evaluate(arguments, caller: identity) == .fails }
             return failing.map { "argument '\($0.path)' does not match" } ?? "an argument does not match"
         case .not: return "the condition under 'not' holds"
         }
@@ -157,7 +157,7 @@ extension PolicySnapshot {
             case .unknown: value = "not seen"
             }
             let outcome: String
-            switch argument.evaluate(arguments, claims: identity.claims) {
+            switch argument.evaluate(arguments, caller: identity) {
             case .holds: outcome = "holds"
             case .fails: outcome = "fails"
             case .unknown: outcome = "cannot be evaluated"
