@@ -52,9 +52,11 @@ struct CatalogFetchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // `validate` made sure each has a colon.
         var sent: [(name: String, value: String)] = headers.map { header in
-            let (name, value) = header.split(separator: ":", maxSplits: 1).map(String.init).pairOrEmpty
-            return (name.trimmingCharacters(in: .whitespaces), value.trimmingCharacters(in: .whitespaces))
+            let colon = header.firstIndex(of: ":") ?? header.endIndex
+            let value = colon == header.endIndex ? "" : header[header.index(after: colon)...]
+            return (header[..<colon].trimmingCharacters(in: .whitespaces), value.trimmingCharacters(in: .whitespaces))
         }
         var token = ProcessInfo.processInfo.environment["MCP_AUTHZ_CATALOG_TOKEN"]
         if let tokenFile {
@@ -93,9 +95,4 @@ struct CatalogFetchCommand: AsyncParsableCommand {
         let count = if case let .object(root) = catalog, case let .array(tools)? = root["tools"] { tools.count } else { 0 }
         printError("\(output): \(count) tools")
     }
-}
-
-extension Array where Element == String {
-    /// The first two elements, or empty strings.
-    fileprivate var pairOrEmpty: (String, String) { (first ?? "", count > 1 ? self[1] : "") }
 }

@@ -177,11 +177,9 @@ package final class Authorizer: Sendable {
         // Beside a decision the policy took (not a request refused before it), the shadow set
         // decides the same operations for the same server, compared with the policy's answer.
         if let shadow, outcome.reachedPolicy {
-            var operations: [MCPOperation] = []
-            for case let .call(operation) in outcome.messages { operations.append(operation) }
             let verdict = shadow.verdict(
                 serverID: server.id.value, caller: verified.identity,
-                readBy: question.runtime.snapshot.issuers[verified.identity.issuerID], operations: operations
+                readBy: question.runtime.snapshot.issuers[verified.identity.issuerID], operations: outcome.operations
             )
             outcome.shadow = verdict
             metrics.recordShadow(server: server.id.value, agreement: verdict.agreement(with: outcome.allowed))

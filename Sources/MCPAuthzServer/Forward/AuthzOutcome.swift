@@ -41,6 +41,14 @@ package struct AuthzOutcome: Sendable {
     package var shadow: ShadowVerdict?
 
     package var allowed: Bool { status == 200 }
+
+    /// The operations decided: the calls among the messages.
+    package var operations: [MCPOperation] {
+        messages.compactMap { message in
+            if case let .call(operation) = message { return operation }
+            return nil
+        }
+    }
 }
 
 extension AuthzOutcome {
@@ -75,10 +83,7 @@ extension DecisionRecord {
         self.init(
             decisionID: outcome.decisionID, requestID: requestID, endpoint: endpoint, serverID: outcome.serverID, httpMethod: httpMethod,
             httpPath: httpPath,
-            operations: outcome.messages.compactMap { message in
-                if case let .call(operation) = message { return operation }
-                return nil
-            },
+            operations: outcome.operations,
             issuer: identity.flatMap { runtime.snapshot.issuers[$0.issuerID]?.issuer.value }, subject: identity?.subject,
             email: identity?.email, clientID: identity?.clientID, scopes: identity.map { $0.scopes.sorted() } ?? [],
             allowed: outcome.allowed, status: outcome.status, reason: outcome.reason, rule: outcome.rule,

@@ -48,11 +48,7 @@ package struct ForwardedRequest: Sendable {
     package init(
         header: (String) -> [String], callMethod: String, pathAfterAuth: String?, authority: String?
     ) throws(RequestRejection) {
-        func single(_ name: String) throws(RequestRejection) -> String? {
-            let values = header(name)
-            guard values.count <= 1 else { throw RequestRejection(.forwardRequestInvalid, "more than one \(name) header") }
-            return values.first
-        }
+        func single(_ name: String) throws(RequestRejection) -> String? { try Self.single(name, in: header) }
         if let pathAfterAuth {
             method = callMethod
             uri = pathAfterAuth
@@ -172,12 +168,18 @@ package struct ForwardedRequest: Sendable {
         }
     }
 
+    /// A header's one value, or nil; a header sent twice is refused rather than one of its
+    /// values guessed.
+    private static func single(_ name: String, in header: (String) -> [String]) throws(RequestRejection) -> String? {
+        let values = header(name)
+        guard values.count <= 1 else { throw RequestRejection(.forwardRequestInvalid, "more than one \(name) header") }
+        return values.first
+    }
+
     /// One `Mcp-Param-{Name}` header's value, decoded and typed as the schema says.
     private static func parameterValue(_ parameter: HeaderParameter, header: (String) -> [String]) throws(RequestRejection) -> ClaimValue? {
         let name = "Mcp-Param-" + parameter.header
-        let values = header(name)
-        guard values.count <= 1 else { throw RequestRejection(.forwardRequestInvalid, "more than one \(name) header") }
-        guard let raw = values.first else { return nil }
+        guard let raw = try single(name, in: header) else { return nil }
         let text = try decodedHeaderValue(raw, header: name)
         guard let value = parameter.value(text) else {
             throw RequestRejection(.forwardRequestInvalid, "\(name) is not \(parameter.kind == .integer ? "an" : "a") \(parameter.kind.rawValue)")

@@ -99,19 +99,20 @@ struct DecisionAPIEndpoint: Sendable {
         // A pinning server's live definitions: recorded, and the tools that differ are withheld.
         var changed: [String] = []
         if outcome.allowed, let server, server.pinDefinitions, let catalog = server.catalog {
-            for (tool, hash) in question.definitions.sorted(by: { $0.key < $1.key }) {
+            for (tool, hash) in question.definitions {
                 authorizer.definitions.record(server: server.id.value, tool: tool, hash: hash, catalog: catalog)
             }
-            for (kind, names) in question.lists where kind == .tool {
-                changed = names.filter { authorizer.definitions.problem(server: server.id.value, tool: $0, catalog: catalog) != nil }
-            }
+            let tools = question.lists.first { $0.0 == .tool }?.1 ?? []
+            changed = tools.filter { authorizer.definitions.problem(server: server.id.value, tool: $0, catalog: catalog) != nil }
         }
+        // A set: a list may hold 10,000 names.
+        let withheld = Set(changed)
         for (kind, names) in question.lists {
             var permitted: [String] = []
             if outcome.allowed, let serverID = outcome.serverID, let identity = outcome.identity {
                 let method = FilterQuestion.method(for: kind)
                 permitted = names.filter { name in
-                    !(kind == .tool && changed.contains(name))
+                    !(kind == .tool && withheld.contains(name))
                         && runtime.snapshot.decide(
                             // Shown when some call to it could be allowed: its arguments are the call's business.
                             DecisionInput(
