@@ -484,8 +484,57 @@ def main():
           and all("arguments" not in r for r in exports if r.get("reason") == "no_matching_rule"), json.dumps(exports[:2]))
     verify = subprocess.run([binary, "audit", "verify", str(stack.audit)], capture_output=True, text=True)
     check("audit: the chain verifies", verify.returncode == 0, verify.stderr)
+    replay_checks(binary, stack, records)
     shutil.rmtree(stack.work, ignore_errors=True)
     finish("e2e")
+
+
+def replay_checks(binary, stack, records):
+    """`mcp-authz replay` over the audit log this run's traffic wrote, against the policy as it
+    was before the edit and as it was after: what flips is what the edit changed (get_billing
+    for callers with read:todos and not read:billing), counted here from the records alone."""
+    before, after = stack.work / "policy-before.yaml", stack.work / "policy-after.yaml"
+    before.write_text(policy(stack.issuer.url, stack.glewlwyd.issuer))
+    after.write_text(policy(stack.issuer.url, stack.glewlwyd.issuer, billing_for_readers=True))
+    policy_reasons = {"allowed", "denied_by_rule", "no_matching_rule", "issuer_untrusted", "arguments_unavailable"}
+    decided = [r for r in records if r.get("event") == "decision" and r.get("reason") in policy_reasons
+               and r.get("issuer") and r.get("server")]
+    billing = [r for r in decided if r.get("mcp_name") == "get_billing" and "batch_size" not in r
+               and "read:todos" in r["scopes"] and "read:billing" not in r["scopes"]]
+    granted = [r["decision_id"] for r in billing if r["decision"] == "allow"]
+    refused = [r["decision_id"] for r in billing if r["decision"] == "deny"]
+    # export_todos is decided on its `project` argument, which this policy does not audit.
+    exports = [r["decision_id"] for r in decided if r.get("mcp_name") == "export_todos" and "read:todos" in r["scopes"]]
+
+    def replay(candidate, *extra):
+        run = subprocess.run([binary, "replay", "--policies", str(candidate), "--json", *extra, str(stack.audit)],
+                             capture_output=True, text=True)
+        return run.returncode, (json.loads(run.stdout) if run.stdout.strip() else {}), run.stderr
+
+    code, report, err = replay(before)
+    flips = report.get("flips", [])
+    check(f"replay against the policy before the edit: the {len(granted)} get_billing allows of the edited policy flip "
+          f"to deny, nothing else flips, exit 1",
+          code == 1 and len(granted) >= 1 and report.get("allow_to_deny") == len(granted) and report.get("deny_to_allow") == 0
+          and all(f["operation"] == "tools/call tool 'get_billing'" and f["rule_before"] == "billing"
+                  and f["reason_after"] == "no_matching_rule" for f in flips)
+          and set(granted) >= {i for f in flips for i in f["decision_ids"]}, f"{code} {json.dumps(report)[:600]} {err}")
+    undecidable = report.get("undecidable_reasons", [])
+    check(f"replay: the {len(exports)} export_todos decisions taken on an unaudited argument are undecidable, not guessed",
+          len(exports) >= 1 and report.get("undecidable") == len(exports)
+          and all("arguments" in u["why"] for u in undecidable) and set(exports) >= {i for u in undecidable for i in u["decision_ids"]},
+          json.dumps(undecidable))
+    check("replay: refusals before the policy (bad tokens, lying requests) are passed over, not replayed",
+          report.get("not_decided_by_policy", 0) >= 1 and report.get("records") == report.get("same", 0) + len(granted)
+          + len(exports) + report.get("not_decided_by_policy", 0), json.dumps(report)[:400])
+    code, report, err = replay(after)
+    check(f"replay against the edited policy: the {len(refused)} earlier get_billing denials flip to allow",
+          code == 1 and len(refused) >= 1 and report.get("deny_to_allow") == len(refused) and report.get("allow_to_deny") == 0,
+          f"{code} {json.dumps(report)[:600]} {err}")
+    code, _, err = replay(after, "--fail-on", "allow-to-deny")
+    check("replay --fail-on allow-to-deny: exit 0 when only denials flip", code == 0, err)
+    code, _, err = replay(stack.work / "no-such-policy.yaml")
+    check("replay with a policy that cannot be read: exit 2", code == 2, err)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,6 @@ struct AuditVerifyCommand: ParsableCommand {
             }
             defer { try? handle.close() }
             var lineNumber = 0
-            var pending: [UInt8] = []
             // A line that is not a valid link, held until the next line says whether it was a
             // recorded tear.
             var suspect: (line: Int, problem: String)?
@@ -63,15 +62,7 @@ struct AuditVerifyCommand: ParsableCommand {
                 }
                 previous = hash
             }
-            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-                pending += chunk
-                var start = 0
-                while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                    try check(Array(pending[start..<newline]))
-                    start = newline + 1
-                }
-                pending.removeFirst(start)
-            }
+            let pending = try forEachLine(of: handle, check)
             if let held = suspect {
                 printError("\(file):\(held.line): \(held.problem)")
                 throw ExitCode(1)
@@ -87,4 +78,20 @@ struct AuditVerifyCommand: ParsableCommand {
         let tears = torn == 0 ? "" : ", \(torn) torn line\(torn == 1 ? "" : "s") recorded"
         print("last hash: \(previous ?? "(no records)") (\(total) records\(tears))")
     }
+}
+
+/// Calls `body` with each newline-terminated line of a file, read a megabyte at a time;
+/// returns what follows the last newline (empty when the file ends with one).
+func forEachLine(of handle: FileHandle, _ body: ([UInt8]) throws -> Void) throws -> [UInt8] {
+    var pending: [UInt8] = []
+    while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+        pending += chunk
+        var start = 0
+        while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            try body(Array(pending[start..<newline]))
+            start = newline + 1
+        }
+        pending.removeFirst(start)
+    }
+    return pending
 }

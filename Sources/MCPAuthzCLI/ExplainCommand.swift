@@ -46,13 +46,7 @@ struct ExplainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let snapshot: PolicySnapshot
-        do {
-            snapshot = try PolicySnapshot.load(path: path, limits: options.limits).snapshot
-        } catch {
-            report(error.diagnostics)
-            throw ExitCode(1)
-        }
+        let snapshot = try options.snapshot(at: path, failing: 1)
         let claimValues = try readClaims()
         let identity: Identity
         if let issuer {

@@ -15,7 +15,7 @@ struct MCPAuthz: AsyncParsableCommand {
         version: MCPAuthzVersion.text,
         subcommands: [
             ServeCommand.self, DemoCommand.self, ValidateCommand.self, ExplainCommand.self, TestCommand.self, AuditCommand.self,
-            VersionCommand.self, CatalogCommand.self,
+            VersionCommand.self, CatalogCommand.self, ReplayCommand.self, DiffCommand.self, MatrixCommand.self,
         ]
     )
 }

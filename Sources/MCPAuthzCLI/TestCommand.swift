@@ -92,19 +92,19 @@ struct JUnitReport {
     init(_ report: PolicyTestRunner.Report, problems: [PolicyDiagnostic]) {
         var cases: [String] = []
         for passed in report.passedCases {
-            cases.append(#"    <testcase classname="\#(Self.escaped(passed.location.file))" name="\#(Self.escaped(passed.name))"/>"#)
+            cases.append(#"    <testcase classname="\#(markupEscaped(passed.location.file))" name="\#(markupEscaped(passed.name))"/>"#)
         }
         for failure in report.failures {
             let message = failure.differences.joined(separator: "\n")
             cases.append(
-                #"    <testcase classname="\#(Self.escaped(failure.location.file))" name="\#(Self.escaped(failure.name))">"#
-                    + #"<failure message="\#(Self.escaped(failure.differences.first ?? "failed"))">\#(Self.escaped("\(failure.location)\n" + message))</failure></testcase>"#
+                #"    <testcase classname="\#(markupEscaped(failure.location.file))" name="\#(markupEscaped(failure.name))">"#
+                    + #"<failure message="\#(markupEscaped(failure.differences.first ?? "failed"))">\#(markupEscaped("\(failure.location)\n" + message))</failure></testcase>"#
             )
         }
         for problem in problems {
             cases.append(
-                #"    <testcase classname="\#(Self.escaped(problem.location.file))" name="(test file)">"#
-                    + #"<error message="\#(Self.escaped(problem.description))"/></testcase>"#
+                #"    <testcase classname="\#(markupEscaped(problem.location.file))" name="(test file)">"#
+                    + #"<error message="\#(markupEscaped(problem.description))"/></testcase>"#
             )
         }
         let total = report.passed + report.failed + problems.count
@@ -119,19 +119,4 @@ struct JUnitReport {
             """
     }
 
-    static func escaped(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "\n": out += "&#10;"
-            case _ where scalar.value < 0x20 && scalar != "\t": out += "?"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
 }

@@ -69,14 +69,19 @@ import Testing
     @Test func replayAttributesAreKeptBounded() throws {
         guard case .decision(var record) = Self.decision(subject: "alice").kind else { return }
         record.groups = ["b", "a"] + (0..<500).map { "g\($0)" }
-        record.claims = [("tenant.id", .string(String(repeating: "x", count: 5000))), ("level", .integer(3))]
+        record.claims = [("tenant.id", .string(String(repeating: "x", count: 5000))), ("level", .integer(3)), ("absent", nil), ("nulled", .null)]
+        record.emailVerified = false
         record.wouldDecide = DryRunVerdict(effect: .allow, rule: "on trial")
         let line = Self.chain([AuditEntry(time: 1, .decision(record))])[0]
         let object = try #require(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
         #expect((object["groups"] as? [String])?.count == AuditLine.maxListCount)
-        let claims = try #require(object["claims"] as? [String: String])
-        #expect(claims["level"] == "3")
-        #expect(claims["tenant.id"]?.utf8.count == AuditLine.maxValueBytes)
+        let claims = try #require(object["claims"] as? [String: Any])
+        #expect(claims["level"] as? String == "3")
+        #expect((claims["tenant.id"] as? String)?.utf8.count == AuditLine.maxValueBytes)
+        // A claim the token lacks is null; a claim whose value is JSON null is the text "null".
+        #expect(claims["absent"] is NSNull)
+        #expect(claims["nulled"] as? String == "null")
+        #expect(object["email_verified"] as? Bool == false)
         #expect(object["would_allow_by"] as? String == "on trial")
     }
 

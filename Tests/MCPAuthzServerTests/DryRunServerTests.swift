@@ -37,8 +37,9 @@ import Testing
             #expect(
                 decisions.map { $0["would_deny_by"] as? String } == ["no reading outside the EU, on trial", "no reading outside the EU, on trial"])
             #expect(decisions[0]["groups"] as? [String] == ["mcp-admins"])
-            // The tokens carry no region claim: nothing to keep, and the record says none.
-            #expect(decisions[0]["claims"] == nil)
+            // The tokens carry no region claim: the record says so (null), for a replay to know.
+            #expect((decisions[0]["claims"] as? [String: Any])?.count == 1)
+            #expect((decisions[0]["claims"] as? [String: Any])?["region"] is NSNull)
         }
     }
 }

@@ -13,8 +13,8 @@ package final class CompiledServer: Sendable {
     /// The same server with its dry-run rules enforced, to tell when one would decide; nil
     /// when it has none.
     private let asIfEnforced: CompiledServer?
-    /// Every claim path its rules' `claims:` conditions name (dry-run rules and `not:`
-    /// included), sorted: what an audit record keeps of the caller's claims, so a decision can
+    /// Every claim path its rules' `claims:` conditions and argument `claim:` matchers name
+    /// (dry-run rules and `not:` included), sorted: what an audit record keeps of the caller's claims, so a decision can
     /// be replayed.
     package let claimPaths: [String]
 
@@ -27,7 +27,8 @@ package final class CompiledServer: Sendable {
         dryRunRules = Set(dryRun.map(\.name.value))
         func paths(_ condition: Condition?) -> [String] {
             guard let condition else { return [] }
-            return (condition.claims ?? []).map(\.path.value) + paths(condition.not?.value)
+            let compared = (condition.arguments ?? []).flatMap { Self.claimPaths(of: $0.matcher) }
+            return (condition.claims ?? []).map(\.path.value) + compared + paths(condition.not?.value)
         }
         claimPaths = Set(config.rules.flatMap { paths($0.condition) }).sorted()
         asIfEnforced = dryRun.isEmpty ? nil : CompiledServer(config, enforcingAll: true)
@@ -45,6 +46,15 @@ package final class CompiledServer: Sendable {
         }
         self.methods = methods.build()
         self.targets = targets.map { $0.build() }
+    }
+
+    /// The claim paths an argument matcher compares with.
+    private static func claimPaths(of matcher: ArgumentMatcher) -> [String] {
+        switch matcher {
+        case let .claim(path): return [path]
+        case let .anyOf(matchers), let .all(matchers): return matchers.flatMap(claimPaths(of:))
+        default: return []
+        }
     }
 
     @inline(__always)

@@ -60,6 +60,25 @@ package struct Glob: Sendable, Hashable, CustomStringConvertible {
         return pattern
     }
 
+    /// A name the pattern matches: each `*` replaced by `star`, each `?` by `x`.
+    package func example(star: String = "") -> String {
+        switch shape {
+        case let .exact(text): return text
+        case let .prefix(text): return text + star
+        case .any: return star
+        case let .general(tokens):
+            var bytes: [UInt8] = []
+            for token in tokens {
+                switch token {
+                case let .literal(byte): bytes.append(byte)
+                case .one: bytes.append(UInt8(ascii: "x"))
+                case .star: bytes += Array(star.utf8)
+                }
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
     package static func hasWildcard(_ pattern: String) -> Bool {
         pattern.contains("*") || pattern.contains("?") || pattern.contains("\\")
     }

@@ -36,6 +36,26 @@ package struct PolicySnapshot: Sendable {
         return server.decide(input.identity, input.operation)
     }
 
+    /// Decides a whole request for one server as `/auth` does: each operation in turn, the
+    /// first refusal decides, else the first allowing rule is named. A request that names no
+    /// operation (GET, DELETE, a list filter) needs only the server and the caller's issuer.
+    package func decide(serverID: String, identity: Identity, operations: [MCPOperation]) -> Decision {
+        guard let server = servers[serverID] else { return Decision(effect: .deny, status: 403, reason: .unknownServer) }
+        guard !operations.isEmpty else {
+            guard server.acceptedIssuers.contains(identity.issuerID) else {
+                return Decision(effect: .deny, status: 401, reason: .issuerUntrusted)
+            }
+            return Decision(effect: .allow, status: 200, reason: .allowed)
+        }
+        var allowingRule: String?
+        for operation in operations {
+            let decision = server.decide(identity, operation)
+            guard decision.isAllowed else { return decision }
+            if allowingRule == nil { allowingRule = decision.rule }
+        }
+        return Decision(effect: .allow, status: 200, reason: .allowed, rule: allowingRule)
+    }
+
     /// The identity a verified token's claims describe, read as its issuer (found by `iss`) is
     /// configured; nil when no issuer of the policy has that `iss`.
     package func identity(fromClaims claims: [String: ClaimValue]) -> Identity? {

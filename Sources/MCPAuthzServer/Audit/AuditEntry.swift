@@ -53,10 +53,11 @@ package struct DecisionRecord: Sendable {
     package var wouldDecide: DryRunVerdict?
     /// The shadow policy set's verdict (`--shadow-policies`).
     package var shadow: ShadowVerdict?
-    /// The caller's groups, and the values of the claims the server's `claims:` conditions
-    /// name: what a replay of the decision needs.
+    /// The caller's groups, the token's `email_verified`, and the values of the claims the
+    /// server's rules name (nil where the token has none): what a replay of the decision needs.
     package var groups: [String] = []
-    package var claims: [(path: String, value: ClaimValue)] = []
+    package var emailVerified: Bool?
+    package var claims: [(path: String, value: ClaimValue?)] = []
 
     package init(
         decisionID: String, requestID: String?, endpoint: String, serverID: String?, httpMethod: String?, httpPath: String?,

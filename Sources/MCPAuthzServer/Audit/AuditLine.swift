@@ -61,13 +61,15 @@ package enum AuditLine {
         json.field("issuer", record.issuer.map(bounded))
         json.field("subject", record.subject.map(bounded))
         json.field("email", record.email.map(bounded))
+        if let verified = record.emailVerified { json.field("email_verified", verified) }
         json.field("client_id", record.clientID.map(bounded))
         json.field("scopes", record.scopes.prefix(maxListCount).map(bounded))
         if !record.groups.isEmpty { json.field("groups", record.groups.prefix(maxListCount).map(bounded)) }
         if !record.claims.isEmpty {
-            // Each value's JSON text, cut as every other value is.
+            // Each value's JSON text, cut as every other value is; null for a claim the token
+            // does not have (a JSON null claim is the text "null").
             json.object("claims") { object in
-                for (path, value) in record.claims.prefix(maxListCount) { object.field(bounded(path), bounded(value.jsonText)) }
+                for (path, value) in record.claims.prefix(maxListCount) { object.field(bounded(path), value.map { bounded($0.jsonText) }) }
             }
         }
         json.field("decision", record.allowed ? "allow" : "deny")

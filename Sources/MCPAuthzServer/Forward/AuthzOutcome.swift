@@ -97,7 +97,8 @@ extension DecisionRecord {
         if let identity {
             groups = identity.groups.sorted()
             let named = outcome.serverID.flatMap { runtime.snapshot.servers[$0]?.claimPaths } ?? []
-            claims = named.compactMap { path in ClaimValue.lookup(path, in: identity.claims).map { (path, $0) } }
+            claims = named.map { path in (path, ClaimValue.lookup(path, in: identity.claims)) }
+            emailVerified = identity.emailVerified
         }
     }
 }

@@ -35,7 +35,7 @@ package final class PolicyRuntime: Sendable {
     }
 
     /// The revision of a set of policy files as read.
-    static func revision(of sources: [PolicyLoader.SourceFile]) -> String {
+    package static func revision(of sources: [PolicyLoader.SourceFile]) -> String {
         var hasher = SHA256()
         for source in sources {
             hasher.update(data: Data(source.path.utf8))

@@ -62,25 +62,8 @@ package final class ShadowPolicy: Sendable {
             return ShadowVerdict(status: 401, reason: Decision.Reason.issuerUntrusted.rawValue, rule: nil, revision: loaded.revision)
         }
         let identity = primary.map { Self.readAlike($0, issuer) } == true ? caller : Identity(claims: caller.claims, issuer: issuer)
-        var allowingRule: String?
-        for operation in operations {
-            let decision = loaded.snapshot.decide(DecisionInput(serverID: serverID, identity: identity, operation: operation))
-            guard decision.isAllowed else {
-                return ShadowVerdict(status: decision.status, reason: decision.reason.rawValue, rule: decision.rule, revision: loaded.revision)
-            }
-            if allowingRule == nil { allowingRule = decision.rule }
-        }
-        // A request decided on identity and server alone (GET, DELETE): the shadow set must
-        // have the server and accept the caller's issuer there.
-        if operations.isEmpty {
-            guard let server = loaded.snapshot.servers[serverID] else {
-                return ShadowVerdict(status: 403, reason: Decision.Reason.unknownServer.rawValue, rule: nil, revision: loaded.revision)
-            }
-            guard server.config.issuers.contains(where: { $0.value == identity.issuerID }) else {
-                return ShadowVerdict(status: 401, reason: Decision.Reason.issuerUntrusted.rawValue, rule: nil, revision: loaded.revision)
-            }
-        }
-        return ShadowVerdict(status: 200, reason: Decision.Reason.allowed.rawValue, rule: allowingRule, revision: loaded.revision)
+        let decision = loaded.snapshot.decide(serverID: serverID, identity: identity, operations: operations)
+        return ShadowVerdict(status: decision.status, reason: decision.reason.rawValue, rule: decision.rule, revision: loaded.revision)
     }
 }
 
