@@ -27,6 +27,8 @@ core 1, so every contestant gets the same single core:
      close mcp-authz comes to it; F/A what authorization costs at all).
   J  B with a shadow policy set (`--shadow-policies`, the same policy) decided beside it on
      every request: what shadow mode costs (J/B; goal at least 0.85).
+  K  B with two limits configured (per caller, and per caller and tool), both applying to
+     every request and never refusing: what counting costs (K/B; goal at least 0.9).
 Every contestant runs once per round, round-robin (--rounds, default 3), and the medians are
 reported, so that this VM's drifting speed falls on all alike. Then: B's p99 at half of B's
 peak rate (wrk with a random per-connection delay), and A's at half of A's for scale, mcp-authz's resident memory
@@ -166,6 +168,21 @@ servers:
       - name: no deletes outside the admins group
         when: {{ not: {{ groups: [mcp-admins] }} }}
         deny: {{ tools: ["delete_*"] }}
+"""
+
+
+def limited_policy(keys):
+    """The small policy with two limits that apply to B's request and never refuse it."""
+    return small_policy(keys) + """    limits:
+      - name: per caller
+        key: [subject]
+        rate: 1000000/s
+        burst: 1000000
+      - name: per caller and tool
+        applies_to: { tools: [get_todo, list_todos] }
+        key: [subject, tool]
+        rate: 1000000/s
+        burst: 1000000
 """
 
 
@@ -376,6 +393,7 @@ def run(args):
     print(f"minting {unique} distinct tokens (PyJWT)", flush=True)
     (work / "tokens.txt").write_text("\n".join(keys.token(sub=f"user-{i}", jti=str(i)) for i in range(unique)) + "\n")
     (work / "small.yaml").write_text(small_policy(keys))
+    (work / "limited.yaml").write_text(limited_policy(keys))
     (work / "large.yaml").write_text(large_policy(keys, rules=1000 if args.smoke else 10_000,
                                                   emails=10_000 if args.smoke else 100_000))
     asked = {"X-Original-Method": "POST", "X-Original-URI": "/mcp", "MCP-Protocol-Version": "2026-07-28",
@@ -421,6 +439,13 @@ def run(args):
         sidecar, base = bench.serve(work / "small.yaml", "sidecar-j", "--audit", str(work / "audit-j.jsonl"),
                                     "--shadow-policies", str(work / "small.yaml"))
         bench.measure("J", base, b_script)
+        bench.stop(sidecar)
+
+    def limited():
+        # B with two limits counting every request under the same key.
+        sidecar, base = bench.serve(work / "limited.yaml", "sidecar-k", "--audit", str(work / "audit-k.jsonl"))
+        bench.expect(base, asked)
+        bench.measure("K", base, b_script)
         bench.stop(sidecar)
 
     def cached_audit_off():
@@ -499,7 +524,8 @@ def run(args):
                    "G": ("mcp-authz with a 10,000-rule, 100,000-email policy", large_policy_run),
                    "H": ("SwiftNIO HTTP/1 answering 204 to B's request (nio-constant)", nio_limit),
                    "I": ("nginx auth_request -> nginx 204 -> upstream (the bound for any auth_request sidecar)", nginx_auth_bound),
-                   "J": ("B with a shadow policy set (--shadow-policies) decided beside it", shadow_policy)}
+                   "J": ("B with a shadow policy set (--shadow-policies) decided beside it", shadow_policy),
+                   "K": ("B with two limits counting every request", limited)}
     try:
         # Round-robin, so that drift of this machine's speed during the run (seen up to 2x over
         # minutes on this VM) falls on every contestant alike; medians are reported.
@@ -614,7 +640,7 @@ def report(results, extra, args):
             ("E", "Apache + mod_auth_openidc, same token"), ("F", "nginx auth_request -> mcp-authz -> upstream"),
             ("G", "mcp-authz, 10,000 rules + 100,000 emails"), ("H", "SwiftNIO HTTP/1 return 204 (stack limit)"),
             ("I", "nginx auth_request -> nginx 204 -> upstream (auth_request bound)"),
-            ("J", "B with a shadow policy set")]
+            ("J", "B with a shadow policy set"), ("K", "B with two limits counting every request")]
     print()
     print(f"| | contestant (server on 1 core, wrk -t1 -c{CONNECTIONS} on the other; median of {args.rounds} "
           f"round{'s' if args.rounds > 1 else ''}) | req/s | p50 ms | p99 ms |")
@@ -633,7 +659,7 @@ def report(results, extra, args):
     print()
     goals = [("B/A", "B", "A", 0.5), ("D/A", "D", "A", None), ("B/E", "B", "E", 3), ("D/E", "D", "E", None),
              ("G/B", "G", "B", 0.9), ("B/C", "B", "C", 0.9), ("F/A", "F", "A", None), ("F/I", "F", "I", None),
-             ("H/A", "H", "A", None), ("B/H", "B", "H", None), ("J/B", "J", "B", 0.85)]
+             ("H/A", "H", "A", None), ("B/H", "B", "H", None), ("J/B", "J", "B", 0.85), ("K/B", "K", "B", 0.9)]
     print("| ratio | value | goal |")
     print("| --- | ---: | --- |")
     for name, top, bottom, goal in goals:

@@ -111,6 +111,12 @@ servers:
       - name: image generation for two people
         when: {{ emails: [alice@example.com, bob@example.com] }}
         allow: {{ tools: [generateImage, list_styles] }}
+    limits:
+      - name: style lookups
+        applies_to: {{ tools: [list_styles] }}
+        key: [email, tool]
+        rate: 1/h
+        burst: 2
 """
 
 
@@ -407,6 +413,8 @@ def main():
                 check(f"{config} nginx: {status_wanted} {reason} answers a JSON-RPC error (code {code}, id {want_id}) with reason, "
                       "decision id and challenge", ok, f"{status} {got} {body}")
 
+        limit_checks(stack, issuer, images, alice)
+
         # A client whose Mcp-Param-Project says one project and whose body says another: the
         # njs configuration has mcp-authz compare them; behind plain auth_request the header
         # decides and the SDK 2.x server refuses the mismatch (HeaderMismatch, -32020).
@@ -487,6 +495,45 @@ def main():
     replay_checks(binary, stack, records)
     shutil.rmtree(stack.work, ignore_errors=True)
     finish("e2e")
+
+
+def limit_checks(stack, issuer, images, alice):
+    """A limit (list_styles: two an hour per caller) through the shipped nginx configurations:
+    auth_request cannot pass 429, so mcp-authz answers 403 rate_limited and nginx (plain:
+    error_page; njs: mcp-authz.js) answers 429 with Retry-After and a JSON-RPC error body; an
+    SDK client sees its third call fail with 429."""
+    outcome = stack.client("modern", "plain", "images", alice, *["call:list_styles"] * 3)
+    oks = [r.get("ok", False) for r in outcome["results"]]
+    third = json.dumps(outcome["results"][2:3])
+    check("limit via plain nginx: the SDK 2.x client's first two list_styles calls pass, the third gets 429 and shows "
+          "the JSON-RPC error (-32092, the limit's name)",
+          oks == [True, True, False] and 429 in statuses(outcome) and "-32092" in third and "style lookups" in third,
+          json.dumps(outcome)[:800])
+    bob = issuer.token(images, sub="user-bob", email="bob@example.com", email_verified=True)
+    legacy = stack.client("legacy", "body", "images", bob, *["call:list_styles"] * 3)
+    # SDK 1.x raises on an HTTP error status rather than reading the JSON-RPC error: the
+    # session ends there, and its last answer is the 429.
+    posts = [r["status"] for r in legacy["responses"] if r["method"] == "POST"]
+    check("limit via the njs configuration: the 1.x SDK client's third list_styles call is answered 429",
+          posts[-1:] == [429] and posts.count(429) == 1 and "429" in legacy.get("error", ""), json.dumps(legacy)[:800])
+    call = json.dumps({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "list_styles", "arguments": {}}})
+    for config, token, want_id in [("plain", alice, None), ("body", bob, 9)]:
+        sent = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2026-07-28",
+                "Mcp-Method": "tools/call", "Mcp-Name": "list_styles", "Authorization": f"Bearer {token}"}
+        status, got, body = stack.raw(config, "/images/mcp", sent, call.encode())
+        got = {k.lower(): v for k, v in got.items()}
+        try:
+            error = json.loads(body)
+        except ValueError:
+            error = {}
+        data = error.get("error", {}).get("data", {})
+        retry = got.get("retry-after", "")
+        check(f"limit via {config} nginx: 429 with Retry-After, X-Authz-Limit and a JSON-RPC error (code -32092, id {want_id})",
+              status == 429 and retry.isdigit() and 1 <= int(retry) <= 3600 and got.get("x-authz-limit") == "style lookups"
+              and got.get("x-authz-reason") == "rate_limited" and error.get("id") == want_id
+              and error.get("error", {}).get("code") == -32092 and data.get("limit") == "style lookups"
+              and data.get("retry_after") == int(retry) and data.get("reason") == "rate_limited"
+              and data.get("decision_id") == got.get("x-authz-decision-id"), f"{status} {got} {body}")
 
 
 def replay_checks(binary, stack, records):

@@ -34,6 +34,9 @@ struct ExplainCommand: ParsableCommand {
     @Option(help: "The issuer id to read the claims as; by default the one whose issuer equals the claims' iss.")
     var issuer: String?
 
+    @Option(help: "The client's address, for limits keyed by client_ip.")
+    var clientIP: String?
+
     @OptionGroup var options: PolicyOptions
 
     /// A method that acts on a named tool, prompt or resource is decided on that name, as in
@@ -76,6 +79,24 @@ struct ExplainCommand: ParsableCommand {
         let operation = MCPOperation(method: method, name: name, arguments: known)
         let input = DecisionInput(serverID: server, identity: identity, operation: operation)
         print(snapshot.explain(input).render())
+        if let server = snapshot.servers[self.server], !server.limits.isEmpty {
+            print(Self.limits(server, identity, operation, clientIP: clientIP))
+        }
+    }
+
+    /// Which limits count this request (when the rules allow it), and under which key.
+    static func limits(_ server: CompiledServer, _ identity: Identity, _ operation: MCPOperation, clientIP: String?) -> String {
+        let charges = server.charges(identity, [operation], clientIP: clientIP)
+        var lines = ["limits (they count a request the rules allow):"]
+        for limit in server.limits {
+            guard let charge = charges.first(where: { $0.limit == limit.name }) else {
+                lines.append("  - '\(limit.name)' (\(limit.summary)): does not apply")
+                continue
+            }
+            let key = zip(limit.key, charge.key.dropFirst(2)).map { "\($0)=\($1.isEmpty ? "(none)" : $1)" }.joined(separator: ", ")
+            lines.append("  - '\(limit.name)' (\(limit.summary)): applies, key \(key)")
+        }
+        return lines.joined(separator: "\n")
     }
 
     private func readClaims() throws -> [String: ClaimValue] {

@@ -233,6 +233,22 @@ struct ServerLimitOptions: ParsableArguments {
     )
     var maxPipelined: Int?
 
+    @Option(
+        help: """
+            Most keys the policy's limits keep state for; past it the least recently used is dropped (its next request \
+            starts with a full bucket). [env: MCP_AUTHZ_MAX_LIMIT_KEYS] (default: 100000)
+            """
+    )
+    var maxLimitKeys: Int?
+
+    @Option(
+        help: """
+            The request header the proxy puts the client's address in, for limits keyed by client_ip; only as \
+            trustworthy as the proxy that sets it. [env: MCP_AUTHZ_CLIENT_IP_HEADER] (default: X-Real-IP)
+            """
+    )
+    var clientIPHeader: String?
+
     @Option(help: "Verified tokens kept until they expire. [env: MCP_AUTHZ_TOKEN_CACHE_SIZE] (default: 10000)")
     var tokenCacheSize: Int?
 
@@ -278,6 +294,17 @@ struct ServerLimitOptions: ParsableArguments {
         settings.maxFilterNames = try positive(maxFilterNames, "MCP_AUTHZ_MAX_FILTER_NAMES", settings.maxFilterNames)
         settings.maxPipelined = try positive(maxPipelined, "MCP_AUTHZ_MAX_PIPELINED", settings.maxPipelined)
         settings.tokenCacheCapacity = try positive(tokenCacheSize, "MCP_AUTHZ_TOKEN_CACHE_SIZE", settings.tokenCacheCapacity)
+        settings.maxLimitKeys = try positive(maxLimitKeys, "MCP_AUTHZ_MAX_LIMIT_KEYS", settings.maxLimitKeys)
+        settings.clientIPHeader = try ServeCommand.value(
+            clientIPHeader, "MCP_AUTHZ_CLIENT_IP_HEADER", environment, default: settings.clientIPHeader, expected: "a header name such as X-Real-IP"
+        ) { name in
+            // An RFC 9110 field name: token characters only.
+            !name.isEmpty
+                && name.unicodeScalars.allSatisfy {
+                    $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "!#$%&'*+-.^_`|~".unicodeScalars.contains($0))
+                }
+                ? name : nil
+        }
         settings.jwks.fetchTimeout = try seconds(jwksFetchTimeout, "MCP_AUTHZ_JWKS_FETCH_TIMEOUT", settings.jwks.fetchTimeout)
         settings.jwks.minRefreshInterval = try seconds(
             jwksMinRefreshInterval, "MCP_AUTHZ_JWKS_MIN_REFRESH_INTERVAL", settings.jwks.minRefreshInterval

@@ -82,9 +82,10 @@ package struct Sidecar: Sendable {
             store: store, builder: builder, watchInterval: settings.watchInterval, trapsSIGHUP: trapsSIGHUP, logger: logger, metrics: metrics,
             audit: audit, shadow: shadow
         )
+        let limiter = RateLimiter(maxKeys: settings.maxLimitKeys, dropped: metrics.limitKeysDropped)
         let responder = SidecarResponder(
-            authorizer: Authorizer(store: store, metrics: metrics, audit: audit, shadow: shadow), settings: settings, metrics: metrics,
-            logger: logger, extra: extra
+            authorizer: Authorizer(store: store, metrics: metrics, audit: audit, shadow: shadow, limiter: limiter), settings: settings,
+            metrics: metrics, logger: logger, extra: extra
         )
         let address: BindAddress
         switch settings.listen {

@@ -21,6 +21,10 @@ package struct SidecarSettings: Sendable {
     package var jwks = JWKSCacheSettings()
     /// Verified tokens kept (until their `exp`), across servers.
     package var tokenCacheCapacity = 10_000
+    /// Most keys the limits keep state for (least recently used dropped first).
+    package var maxLimitKeys = 100_000
+    /// The header the proxy puts the client's address in, for limits keyed by `client_ip`.
+    package var clientIPHeader = "X-Real-IP"
     /// How often the policy path is checked for changes; nil turns the watch off (SIGHUP still
     /// reloads).
     package var watchInterval: Duration? = .seconds(2)

@@ -179,7 +179,7 @@ import Testing
                 error.diagnostics.map { $0.description.replacingOccurrences(of: fixture.folder + "/", with: "") } == [
                     "policy_test.yaml:5:36: unknown key 'nmae' in request (did you mean 'name'?)",
                     "policy_test.yaml:6:25: decision must be allow or deny, found 'permit'",
-                    "policy_test.yaml:6:41: unknown reason 'alowed' (did you mean 'allowed'?); reasons: allowed, denied_by_rule, no_matching_rule, unknown_server, issuer_untrusted, arguments_unavailable",
+                    "policy_test.yaml:6:41: unknown reason 'alowed' (did you mean 'allowed'?); reasons: allowed, denied_by_rule, no_matching_rule, unknown_server, issuer_untrusted, arguments_unavailable, rate_limited",
                 ]
             )
         }

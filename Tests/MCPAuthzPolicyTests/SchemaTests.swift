@@ -27,6 +27,7 @@ import Testing
             ("server", PolicyKeys.server, PolicyKeys.serverRequired),
             ("match", PolicyKeys.match, []),
             ("rule", PolicyKeys.rule, PolicyKeys.ruleRequired),
+            ("limit", PolicyKeys.limit, PolicyKeys.limitRequired),
             ("condition", PolicyKeys.condition, []),
             ("targets", PolicyKeys.targets, []),
         ] as [(String?, [String], [String])])

@@ -45,16 +45,30 @@ async function authorize(r) {
         return;
     }
     // Deny: pass the challenge on (a 401 or an insufficient_scope 403 carries one), and answer
-    // a JSON-RPC error naming the reason and the decision id, for the request's own id.
-    const status = reply.status === 401 ? 401 : 403;
+    // a JSON-RPC error naming the reason and the decision id, for the request's own id. A limit
+    // without room (rate_limited) is 429 with Retry-After.
+    const reason = headers['X-Authz-Reason'] || 'denied';
+    const limited = reply.status === 403 && reason === 'rate_limited';
+    const status = reply.status === 401 ? 401 : (limited ? 429 : 403);
     if (headers['WWW-Authenticate']) {
         r.headersOut['WWW-Authenticate'] = headers['WWW-Authenticate'];
     }
-    const reason = headers['X-Authz-Reason'] || 'denied';
+    if (limited) {
+        r.headersOut['Retry-After'] = headers['Retry-After'] || '1';
+        r.headersOut['X-Authz-Limit'] = headers['X-Authz-Limit'] || '';
+    }
     r.headersOut['X-Authz-Reason'] = reason;
     r.headersOut['X-Authz-Decision-Id'] = r.variables.authz_decision;
     r.headersOut['Content-Type'] = 'application/json';
-    r.return(status, JSON.stringify(denial(r.requestText, status, reason, r.variables.authz_decision)) + '\n');
+    const answer = denial(r.requestText, status, reason, r.variables.authz_decision);
+    if (limited) {
+        const limit = headers['X-Authz-Limit'] || '';
+        const retryAfter = parseInt(headers['Retry-After'] || '1', 10);
+        answer.error.message = 'Too many requests (mcp-authz limit: ' + limit + '); retry after ' + retryAfter + ' s (decision ' + r.variables.authz_decision + ')';
+        answer.error.data.limit = limit;
+        answer.error.data.retry_after = retryAfter;
+    }
+    r.return(status, JSON.stringify(answer) + '\n');
 }
 
 // The JSON-RPC error for a denied request: -32090 (no usable token) or -32091 (not permitted),
@@ -74,7 +88,7 @@ function denial(body, status, reason, decision) {
     return {
         jsonrpc: '2.0', id: id,
         error: {
-            code: status === 401 ? -32090 : -32091,
+            code: status === 401 ? -32090 : (status === 429 ? -32092 : -32091),
             message: what + ' by mcp-authz: ' + reason + ' (decision ' + decision + ')',
             data: { status: status, reason: reason, decision_id: decision },
         },

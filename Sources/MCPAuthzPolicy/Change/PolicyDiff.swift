@@ -55,6 +55,16 @@ package struct PolicyDiff: Sendable {
         server id: String, _ before: ServerConfig?, _ after: ServerConfig?, old: PolicySnapshot, new: PolicySnapshot,
         readingChanged: Set<String>, maxCallers: Int
     ) {
+        if let before, let after {
+            let limits = { (server: ServerConfig) in
+                server.limits.map {
+                    "\($0.name.value)|\($0.key)|\(String(describing: $0.rate))|\($0.burst ?? -1)|\($0.quota ?? -1)|\($0.condition.map(\.canonical) ?? "")|\($0.appliesTo.map(\.canonical) ?? "")"
+                }
+            }
+            if limits(before) != limits(after) {
+                notes.append("server \(id): its limits changed; diff compares what the rules decide (a policy test with request.count shows a limit)")
+            }
+        }
         let lookups = (old: before.map(RuleLookup.init), new: after.map(RuleLookup.init))
         let issuers = Self.issuerURLs(before, in: old).union(Self.issuerURLs(after, in: new)).sorted()
         // Which operations can change: all when the ground under the rules moved, else those a

@@ -17,6 +17,8 @@ package final class CompiledServer: Sendable {
     /// (dry-run rules and `not:` included), sorted: what an audit record keeps of the caller's claims, so a decision can
     /// be replayed.
     package let claimPaths: [String]
+    /// `limits:`, in the order written.
+    package let limits: [CompiledLimit]
 
     /// - Parameter enforcingAll: compile dry-run rules as enforced (the `asIfEnforced` twin).
     init(_ config: ServerConfig, enforcingAll: Bool = false) {
@@ -31,6 +33,7 @@ package final class CompiledServer: Sendable {
             return (condition.claims ?? []).map(\.path.value) + compared + paths(condition.not?.value)
         }
         claimPaths = Set(config.rules.flatMap { paths($0.condition) }).sorted()
+        limits = config.limits.map { CompiledLimit($0, catalog: config.catalog) }
         asIfEnforced = dryRun.isEmpty ? nil : CompiledServer(config, enforcingAll: true)
         let rules = config.rules.filter { enforcingAll || $0.mode == .enforce }.map { CompiledRule($0, catalog: config.catalog) }
         self.rules = rules

@@ -23,6 +23,9 @@ package struct Decision: Sendable, Equatable {
         /// seen and no header carried the argument, or its value is of a type the matcher cannot
         /// compare): a deny rule denied, or an allow rule did not apply and nothing else allowed.
         case argumentsUnavailable = "arguments_unavailable"
+        /// The rules allowed the request, but a limit of the server had no room (status 429;
+        /// `/auth` answers 403 with `Retry-After`, as `auth_request` passes only 401 and 403).
+        case rateLimited = "rate_limited"
     }
 
     package var effect: Effect

@@ -11,11 +11,13 @@ package enum PolicyKeys {
     package static let issuerRequired = ["id", "issuer"]
     package static let server = [
         "id", "match", "resource", "audiences", "issuers", "scopes_supported", "authorization_servers", "rules", "audit_arguments", "catalog",
-        "pin_definitions",
+        "pin_definitions", "limits",
     ]
     package static let serverRequired = ["id", "match", "issuers", "rules"]
     package static let match = ["host", "path_prefix"]
     package static let rule = ["name", "when", "allow", "deny", "mode"]
+    package static let limit = ["name", "when", "applies_to", "key", "rate", "burst", "quota"]
+    package static let limitRequired = ["name", "key"]
     package static let ruleRequired = ["name"]
     package static let condition = [
         "issuers", "scopes", "any_scopes", "emails", "email_domains", "subjects", "clients", "groups", "claims", "arguments", "not",
@@ -25,6 +27,6 @@ package enum PolicyKeys {
     package static let testFile = ["cases"]
     package static let testCase = ["name", "server", "issuer", "claims", "request", "expect"]
     package static let testCaseRequired = ["name", "server", "claims", "request", "expect"]
-    package static let testRequest = ["method", "name", "arguments"]
-    package static let testExpect = ["decision", "status", "reason", "rule", "required_scopes"]
+    package static let testRequest = ["method", "name", "arguments", "client_ip", "count"]
+    package static let testExpect = ["decision", "status", "reason", "rule", "required_scopes", "limit", "first_refused"]
 }

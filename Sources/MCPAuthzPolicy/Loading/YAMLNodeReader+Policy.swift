@@ -179,7 +179,96 @@ extension YAMLNodeReader {
             if list.isEmpty { error("server '\(id.value)' has no rules, so every request would be denied", at: node) }
             config.rules = list.compactMap { rule($0) }
         }
+        if let node = fields["limits"], let list = sequence(node, what: "limits") {
+            if list.isEmpty { error("limits is an empty list; remove it or list limits", at: node) }
+            config.limits = list.compactMap { limit($0) }
+        }
         return config
+    }
+
+    // MARK: Limits
+
+    /// The largest rate accepted: beyond it a limit limits nothing a sidecar could serve.
+    static let maxRatePerSecond = 1_000_000.0
+    static let maxBurst = 1_000_000
+    static let maxQuota = 1_000_000_000
+
+    mutating func limit(_ node: Node) -> RateLimit? {
+        guard let fields = fields(node, what: "a limit", allowed: PolicyKeys.limit, required: PolicyKeys.limitRequired),
+            let name = fields["name"].flatMap({ string($0, what: "limit name") })
+        else { return nil }
+        // Named as is in the X-Authz-Limit header and in the JSON bodies proxies answer (nginx
+        // cannot escape text): printable ASCII, no quote or backslash.
+        if !name.value.unicodeScalars.allSatisfy({ (0x20...0x7E).contains($0.value) && $0 != "\"" && $0 != "\\" }) {
+            error(
+                "limit name '\(name.value)' may hold printable ASCII only, without quotes or backslashes (it is sent in a header)", at: name.location)
+        }
+        var parts: [RateLimit.KeyPart] = []
+        if let keyNode = fields["key"], let list = stringList(keyNode, what: "key") {
+            for entry in list {
+                guard let part = RateLimit.KeyPart(entry.value) else {
+                    error(
+                        "unknown key kind '\(entry.value)' in limit '\(name.value)'; kinds: \(RateLimit.KeyPart.names.joined(separator: ", "))"
+                            + Suggestion.hint(for: entry.value, in: RateLimit.KeyPart.names.dropLast()),
+                        at: entry.location
+                    )
+                    continue
+                }
+                if parts.contains(part) {
+                    error("key kind '\(entry.value)' appears twice in limit '\(name.value)'", at: entry.location)
+                    continue
+                }
+                parts.append(part)
+            }
+        }
+        var limit = RateLimit(name: name, key: parts, location: fields.location)
+        limit.condition = fields["when"].flatMap { condition($0, depth: 0) }
+        if let node = fields["applies_to"] {
+            guard let targets = targets(node, what: "applies_to") else {
+                if node.mapping?.isEmpty == true { return nil }
+                return nil
+            }
+            limit.appliesTo = targets
+        }
+        if let node = fields["rate"], let text = string(node, what: "rate") {
+            guard let rate = RateLimit.Rate(text.value) else {
+                error("rate must be N/s, N/min or N/h (such as 10/s), found '\(text.value)'", at: node)
+                return nil
+            }
+            guard rate.count > 0 else {
+                error("rate \(text.value) lets nothing through; to refuse, write a deny rule", at: node)
+                return nil
+            }
+            guard rate.perSecond <= Self.maxRatePerSecond else {
+                error("rate \(text.value) is more than \(Int(Self.maxRatePerSecond))/s, which limits nothing", at: node)
+                return nil
+            }
+            limit.rate = rate
+        }
+        if let node = fields["burst"] {
+            guard let burst = int(node, what: "burst", range: 1...Self.maxBurst) else { return nil }
+            if limit.rate == nil { error("burst needs a rate", at: node) }
+            limit.burst = burst
+        }
+        if let node = fields["quota"], let text = string(node, what: "quota") {
+            let parts = text.value.split(separator: "/")
+            guard parts.count == 2, String(parts[1].filter { !$0.isWhitespace }) == "day",
+                let count = Int(String(parts[0].filter { !$0.isWhitespace }))
+            else {
+                error("quota must be N/day (a calendar day in UTC), found '\(text.value)'", at: node)
+                return nil
+            }
+            guard (1...Self.maxQuota).contains(count) else {
+                error("quota \(text.value) must allow between 1 and \(Self.maxQuota) a day", at: node)
+                return nil
+            }
+            limit.quota = count
+        }
+        if limit.rate == nil, limit.quota == nil {
+            error("limit '\(name.value)' has neither rate nor quota, so it limits nothing", at: node)
+            return nil
+        }
+        return limit
     }
 
     /// RFC 6749 scope-token characters, so a scope can be quoted in `WWW-Authenticate` safely.
@@ -487,7 +576,10 @@ extension YAMLNodeReader {
     }
 
     mutating func targets(_ node: Node, effect: Rule.Effect) -> Targets? {
-        let what = effect.rawValue
+        targets(node, what: effect.rawValue)
+    }
+
+    mutating func targets(_ node: Node, what: String) -> Targets? {
         guard let fields = fields(node, what: what, allowed: PolicyKeys.targets) else { return nil }
         if fields.entries.isEmpty {
             if node.mapping?.isEmpty == true { error("\(what) names nothing; list methods, tools, prompts or resources", at: node) }

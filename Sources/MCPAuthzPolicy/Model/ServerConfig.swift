@@ -25,6 +25,8 @@ package struct ServerConfig: Sendable {
     /// `pin_definitions: true`: a live tool definition that differs from the catalog's is
     /// refused.
     package var pinDefinitions = false
+    /// `limits:`: how often allowed requests may come, per key.
+    package var limits: [RateLimit] = []
     package var location: SourceLocation
 }
 

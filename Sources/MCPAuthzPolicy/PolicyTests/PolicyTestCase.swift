@@ -11,6 +11,11 @@ package struct PolicyTestCase: Sendable {
     package var claims: [String: ClaimValue]
     package var operation: MCPOperation
     package var expected: Expectation
+    /// `request.count`: the request sent this many times at one instant; the last one's
+    /// decision is compared (1 by default).
+    package var count = 1
+    /// `request.client_ip`, for limits keyed by `client_ip`.
+    package var clientIP: String?
 
     /// What the case asserts; unset parts are not checked.
     package struct Expectation: Sendable {
@@ -20,6 +25,10 @@ package struct PolicyTestCase: Sendable {
         /// `.some(nil)` asserts that no rule decided.
         package var rule: String??
         package var requiredScopes: [String]?
+        /// The limit that refuses (`.some(nil)`: none does).
+        package var limit: String?? = nil
+        /// Which of `count` requests is the first a limit refuses (1-based; `.some(nil)`: none).
+        package var firstRefused: Int?? = nil
     }
 }
 
@@ -58,10 +67,13 @@ extension YAMLNodeReader {
             }
             arguments = .known(object)
         }
-        return PolicyTestCase(
+        var testCase = PolicyTestCase(
             name: name.value, location: fields.location, serverID: server.value, issuerID: issuer?.value, claims: claims,
             operation: MCPOperation(method: method.value, name: targetName?.value, arguments: arguments), expected: expected
         )
+        if let node = request["count"] { testCase.count = int(node, what: "count", range: 1...100_000) ?? 1 }
+        testCase.clientIP = request["client_ip"].flatMap { string($0, what: "client_ip") }?.value
+        return testCase
     }
 
     private mutating func expectation(_ node: Node) -> PolicyTestCase.Expectation? {
@@ -85,6 +97,13 @@ extension YAMLNodeReader {
         }
         if let node = fields["rule"] {
             expectation.rule = node.resolvedTagName == .null ? .some(nil) : string(node, what: "rule").map { .some($0.value) }
+        }
+        if let node = fields["limit"] {
+            expectation.limit = node.resolvedTagName == .null ? .some(nil) : string(node, what: "limit").map { .some($0.value) }
+        }
+        if let node = fields["first_refused"] {
+            expectation.firstRefused =
+                node.resolvedTagName == .null ? .some(nil) : int(node, what: "first_refused", range: 1...100_000).map { .some($0) }
         }
         if let node = fields["required_scopes"] {
             expectation.requiredScopes = stringList(node, what: "required_scopes", allowEmpty: true)?.map(\.value).sorted()

@@ -123,10 +123,33 @@ package struct PolicyTestRunner: Sendable {
         if snapshot.servers[testCase.serverID] == nil {
             return ["server: no server '\(testCase.serverID)' in the policy\(Suggestion.hint(for: testCase.serverID, in: snapshot.servers.keys))"]
         }
-        let input = DecisionInput(
-            serverID: testCase.serverID, identity: Identity(claims: testCase.claims, issuer: issuer), operation: testCase.operation
-        )
-        return compare(testCase.expected, snapshot.decide(input))
+        let identity = Identity(claims: testCase.claims, issuer: issuer)
+        let input = DecisionInput(serverID: testCase.serverID, identity: identity, operation: testCase.operation)
+        // Each of `count` requests decided at one instant against fresh limits: the rules'
+        // decision, then the limits for what they allowed.
+        var ledger = LimitLedger()
+        let instant = LimitTime(monotonic: 0, wall: 0)
+        var decision = snapshot.decide(input)
+        var refusal: (index: Int, limit: String)?
+        for index in 1...testCase.count {
+            decision = snapshot.decide(input)
+            guard decision.isAllowed, let server = snapshot.servers[testCase.serverID] else { continue }
+            let charges = server.charges(identity, [testCase.operation], clientIP: testCase.clientIP)
+            if let refused = ledger.admit(charges, at: instant) {
+                decision = Decision(effect: .deny, status: 429, reason: .rateLimited, rule: decision.rule)
+                if refusal == nil { refusal = (index, refused.limit) }
+            }
+        }
+        var differences = compare(testCase.expected, decision)
+        if let limit = testCase.expected.limit, limit != refusal?.limit {
+            differences.append("limit: expected \(limit.map { "\"\($0)\"" } ?? "(none)"), got \(refusal.map { "\"\($0.limit)\"" } ?? "(none)")")
+        }
+        if let first = testCase.expected.firstRefused, first != refusal?.index {
+            differences.append(
+                "first_refused: expected \(first.map(String.init) ?? "(none)"), got \(refusal.map { String($0.index) } ?? "(none): every one of \(testCase.count) had room")"
+            )
+        }
+        return differences
     }
 
     /// What differs between what a case expects and the decision it got.

@@ -118,7 +118,75 @@ enum PolicyValidator {
                 }
             }
         }
+        problems += limitProblems(in: server, accepted: accepted, issuers: issuers)
         return problems
+    }
+
+    /// Limits that repeat a name, or can never apply: a contradictory condition, an issuer the
+    /// server does not accept, or operations no rule allows (only allowed requests are limited).
+    private static func limitProblems(in server: ServerConfig, accepted: Set<String>, issuers: [String: IssuerConfig]) -> [PolicyDiagnostic] {
+        var problems: [PolicyDiagnostic] = []
+        var names: [String: SourceLocation] = [:]
+        let allowing = server.rules.filter { $0.effect == .allow }.map { CompiledTargets($0.targets, catalog: server.catalog) }
+        for limit in server.limits {
+            let name = limit.name.value
+            if let first = names[name] {
+                problems.append(
+                    PolicyDiagnostic("limit name '\(name)' is already used in server '\(server.id.value)' at \(first)", at: limit.name.location))
+            } else {
+                names[name] = limit.name.location
+            }
+            if let condition = limit.condition {
+                for reference in condition.issuers ?? [] where issuers[reference.value] == nil || !accepted.contains(reference.value) {
+                    problems.append(
+                        PolicyDiagnostic(
+                            "limit '\(name)' can never apply: server '\(server.id.value)' does not accept tokens from issuer '\(reference.value)'",
+                            at: reference.location
+                        )
+                    )
+                }
+                if let reason = UnreachableRule.reason(condition) {
+                    problems.append(PolicyDiagnostic("limit '\(name)' can never apply: \(reason)", at: condition.location))
+                }
+            }
+            guard let appliesTo = limit.appliesTo else { continue }
+            let targets = CompiledTargets(appliesTo, catalog: server.catalog)
+            let methodOf: [TargetKind: String] = [.tool: "tools/call", .prompt: "prompts/get", .resource: "resources/read"]
+            var entries: [(Located<String>, MCPOperation)] = (appliesTo.methods ?? []).map { ($0, MCPOperation(method: Glob($0.value).example())) }
+            for (kind, list) in [(TargetKind.tool, appliesTo.tools), (.prompt, appliesTo.prompts), (.resource, appliesTo.resources)] {
+                for entry in list ?? [] {
+                    entries.append((entry, MCPOperation(method: methodOf[kind]!, target: .init(kind: kind, name: Glob(entry.value).example()))))
+                }
+            }
+            for (entry, example) in entries where !allowing.contains(where: { Self.overlap($0, example, Glob(entry.value)) }) {
+                problems.append(
+                    PolicyDiagnostic(
+                        "limit '\(name)' can never apply to '\(entry.value)': no rule of server '\(server.id.value)' allows it, and only allowed requests are limited",
+                        at: entry.location
+                    )
+                )
+            }
+            if appliesTo.annotations != nil, targets.byKind[.tool]?.isEmpty != false, appliesTo.tools == nil {
+                problems.append(
+                    PolicyDiagnostic(
+                        "limit '\(name)' can never apply: no tool of the server's catalog has the annotations its applies_to names",
+                        at: appliesTo.location
+                    )
+                )
+            }
+        }
+        return problems
+    }
+
+    /// Whether an allow rule's targets may match some operation a limit's pattern names: the
+    /// rule matches the pattern's example, or one of the rule's patterns matches the other's.
+    private static func overlap(_ rule: CompiledTargets, _ example: MCPOperation, _ pattern: Glob) -> Bool {
+        if rule.match(example) != nil { return true }
+        if rule.methods.contains(where: { pattern.matches($0.example()) || pattern.matches($0.example(star: "x")) }) && example.target == nil {
+            return true
+        }
+        guard let kind = example.target?.kind else { return false }
+        return (rule.byKind[kind] ?? []).contains { pattern.matches($0.example()) || pattern.matches($0.example(star: "x")) }
     }
 }
 

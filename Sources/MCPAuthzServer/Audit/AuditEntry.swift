@@ -53,6 +53,8 @@ package struct DecisionRecord: Sendable {
     package var wouldDecide: DryRunVerdict?
     /// The shadow policy set's verdict (`--shadow-policies`).
     package var shadow: ShadowVerdict?
+    /// The limit that refused a request the rules allowed.
+    package var limit: String?
     /// The caller's groups, the token's `email_verified`, and the values of the claims the
     /// server's rules name (nil where the token has none): what a replay of the decision needs.
     package var groups: [String] = []

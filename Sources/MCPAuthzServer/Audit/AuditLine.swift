@@ -76,6 +76,7 @@ package enum AuditLine {
         json.field("status", record.status)
         json.field("reason", record.reason)
         json.field("rule", record.rule.map(bounded))
+        if let limit = record.limit { json.field("limit", bounded(limit)) }
         if let would = record.wouldDecide { json.field(would.field, bounded(would.rule)) }
         if let shadow = record.shadow { json.object("shadow") { shadow.write(into: &$0) } }
         if let hashes = record.definitionHashes {

@@ -33,7 +33,8 @@ package struct AuditReplay {
         case let .undecidable(why):
             report.undecidable[why, default: ReplayReport.Group()].add(id)
         case let .decided(operations, decision):
-            let allowed = fields["decision"] == .string("allow")
+            // A request a limit refused was allowed by the rules; limits are not replayed.
+            let allowed = fields["decision"] == .string("allow") || fields["reason"] == .string(Decision.Reason.rateLimited.rawValue)
             guard allowed != decision.isAllowed else {
                 report.same += 1
                 return

@@ -13,15 +13,21 @@ package struct AuthzQuestion {
     /// What the request does, read for the server (whose catalog says which `Mcp-Param-*`
     /// headers carry arguments); nil for a decision on identity and server alone.
     package var messages: (ServerConfig) throws(RequestRejection) -> [MCPMessage]?
+    /// The client's address as the proxy gave it, for limits keyed by `client_ip`.
+    package var clientIP: String?
+    /// Whether an allowed request counts against the server's limits (a list filter does not).
+    package var limited: Bool
 
     package init(
         runtime: PolicyRuntime, serverID: String?, token: @escaping (ServerConfig) throws(TokenFailure) -> String,
-        messages: @escaping (ServerConfig) throws(RequestRejection) -> [MCPMessage]?
+        messages: @escaping (ServerConfig) throws(RequestRejection) -> [MCPMessage]?, clientIP: String? = nil, limited: Bool = true
     ) {
         self.runtime = runtime
         self.serverID = serverID
         self.token = token
         self.messages = messages
+        self.clientIP = clientIP
+        self.limited = limited
     }
 }
 
@@ -37,12 +43,18 @@ package final class Authorizer: Sendable {
     package let definitions = DefinitionWatch()
     /// The shadow policy set, decided beside the policy in force.
     let shadow: ShadowPolicy?
+    /// The limits' state, across reloads.
+    package let limiter: RateLimiter
 
-    package init(store: PolicyStore, metrics: SidecarMetrics, audit: AuditLog?, shadow: ShadowPolicy? = nil) {
+    package init(
+        store: PolicyStore, metrics: SidecarMetrics, audit: AuditLog?, shadow: ShadowPolicy? = nil,
+        limiter: RateLimiter = RateLimiter(maxKeys: 100_000)
+    ) {
         self.store = store
         self.metrics = metrics
         self.audit = audit
         self.shadow = shadow
+        self.limiter = limiter
     }
 
     /// A request refused before any server could be named (its forward headers are unusable).
@@ -241,6 +253,18 @@ package final class Authorizer: Sendable {
         outcome.status = 200
         outcome.reason = Decision.Reason.allowed.rawValue
         outcome.rule = allowingRule
+        // Allowed by the rules: now every limit that applies must have room.
+        if question.limited, let compiled = question.runtime.snapshot.servers[server.id.value], !compiled.limits.isEmpty {
+            let charges = compiled.charges(verified.identity, outcome.operations, clientIP: question.clientIP)
+            if let refusal = limiter.admit(charges, at: RateLimiter.now()) {
+                outcome.status = 429
+                outcome.reason = Decision.Reason.rateLimited.rawValue
+                outcome.limit = refusal
+                outcome.detail = "limit '\(refusal.limit)' has no room for \(refusal.retryAfter) s"
+                metrics.recordRateLimited(server: server.id.value, limit: refusal.limit)
+            }
+        }
         return outcome
     }
+
 }

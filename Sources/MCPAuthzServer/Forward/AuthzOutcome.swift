@@ -39,6 +39,8 @@ package struct AuthzOutcome: Sendable {
     package var reachedPolicy = false
     /// The shadow policy set's verdict, when one is configured and the policy decided.
     package var shadow: ShadowVerdict?
+    /// The limit that refused a request the rules allowed (status 429), and when it would not.
+    package var limit: RateLimiter.Refusal?
 
     package var allowed: Bool { status == 200 }
 
@@ -94,6 +96,7 @@ extension DecisionRecord {
         definitionHashes = outcome.definitionHashes
         wouldDecide = outcome.wouldDecide
         shadow = outcome.shadow
+        limit = outcome.limit?.limit
         if let identity {
             groups = identity.groups.sorted()
             let named = outcome.serverID.flatMap { runtime.snapshot.servers[$0]?.claimPaths } ?? []

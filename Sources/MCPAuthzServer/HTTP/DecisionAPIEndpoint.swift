@@ -35,7 +35,7 @@ struct DecisionAPIEndpoint: Sendable {
             let question = try DecideQuestion(body)
             let outcome = await decide(
                 server: question.server, token: question.bearerToken, messages: { [question.message] }, endpoint: "decide",
-                request: request, runtime: runtime
+                request: request, runtime: runtime, clientIP: question.clientIP
             )
             return Response.json(.ok, decideAnswer(outcome, runtime: runtime))
         } catch {
@@ -47,12 +47,15 @@ struct DecisionAPIEndpoint: Sendable {
     /// server), then logs the decision and hands its record to the audit log.
     private func decide(
         server: String, token: @escaping () throws(TokenFailure) -> String, messages: @escaping () -> [MCPMessage]?,
-        endpoint: String, request: Request, runtime: PolicyRuntime
+        endpoint: String, request: Request, runtime: PolicyRuntime, clientIP: String? = nil
     ) async -> AuthzOutcome {
+        // A decision counts against the server's limits; a list filter does not (it asks what
+        // may be shown, not to do it).
         let outcome = await authorizer.decide(
             AuthzQuestion(
                 runtime: runtime, serverID: runtime.snapshot.servers[server] == nil ? nil : server,
-                token: { _ throws(TokenFailure) in try token() }, messages: { _ in messages() }
+                token: { _ throws(TokenFailure) in try token() }, messages: { _ in messages() }, clientIP: clientIP,
+                limited: endpoint == "decide"
             )
         )
         outcome.log(to: logger, method: "API", path: "/v1/\(endpoint)")
@@ -76,6 +79,10 @@ struct DecisionAPIEndpoint: Sendable {
         json.field("email", outcome.identity?.usableEmail)
         json.field("scopes", outcome.identity.map { $0.scopes.sorted() } ?? [])
         json.field("required_scopes", outcome.requiredScopes)
+        if let limit = outcome.limit {
+            json.field("limit", limit.limit)
+            json.field("retry_after", limit.retryAfter)
+        }
         if let would = outcome.wouldDecide { json.field(would.field, would.rule) }
         if let shadow = outcome.shadow { json.object("shadow") { shadow.write(into: &$0) } }
         json.field("decision_id", outcome.decisionID)

@@ -62,18 +62,21 @@ private func checkedToken(_ token: String?) throws(TokenFailure) -> String {
     return try BearerTokenExtractor.checked(bare)
 }
 
-/// `POST /v1/decide`: `{server, token, method, name?, arguments?, params?}`. Arguments not given
+/// `POST /v1/decide`: `{server, token, method, name?, arguments?, params?, client_ip?}`. Arguments not given
 /// (neither `arguments` nor `params.arguments`) are unknown, not empty: a condition on them
 /// cannot be evaluated, and fails closed.
 struct DecideQuestion: Sendable {
     var server: String
     var token: String?
     var message: MCPMessage
+    /// The caller's address, for limits keyed by `client_ip`.
+    var clientIP: String?
 
     init(_ body: [UInt8]) throws(DecisionAPIError) {
-        let fields = try QuestionFields(body, allowed: ["server", "token", "method", "name", "arguments", "params"])
+        let fields = try QuestionFields(body, allowed: ["server", "token", "method", "name", "arguments", "params", "client_ip"])
         server = try fields.string("server", required: true) ?? ""
         token = try fields.string("token")
+        clientIP = try fields.string("client_ip").flatMap { ForwardAuthEndpoint.clientIP([$0]) }
         let method = try fields.string("method", required: true) ?? ""
         let name = try fields.string("name")
         var params: [String: ClaimValue] = [:]

@@ -124,9 +124,17 @@ struct ForwardAuthEndpoint: Sendable {
             messages: { [forwarded] server throws(RequestRejection) in
                 if case let .failure(rejection) = body { throw rejection }
                 return try forwarded.messages(limits: limits, catalog: server.catalog, header: header)
-            }
+            },
+            clientIP: Self.clientIP(header(settings.clientIPHeader))
         )
         return .ask(question, forwarded)
+    }
+
+    /// The client's address from the proxy's header: one value, at most 64 bytes; else none
+    /// (limits keyed by `client_ip` then count such requests together).
+    static func clientIP(_ values: [String]) -> String? {
+        guard values.count == 1, let value = values.first, !value.isEmpty, value.utf8.count <= 64 else { return nil }
+        return value
     }
 
     /// The answer to an outcome: 200 with the identity headers, or 401/403 with the challenge,
@@ -158,12 +166,23 @@ struct ForwardAuthEndpoint: Sendable {
             return Answer(status: 200, headers: headers, body: [], auditEntry: entry)
         }
         headers.set(.authzReason, outcome.reason)
+        // nginx's auth_request passes only 401 and 403: a limit answers 403 saying so, and the
+        // shipped configurations turn it into 429 with Retry-After.
+        if let limit = outcome.limit {
+            headers.set(.retryAfter, String(limit.retryAfter))
+            // The policy allows printable ASCII only in a limit's name.
+            headers.set(.authzLimit, limit.limit)
+        }
         if let challenge = outcome.challenge(in: runtime) ?? (outcome.status == 401 ? "Bearer" : nil) {
             headers.set(.wwwAuthenticate, challenge)
         }
         var json = JSONWriter()
         json.field("error", outcome.status == 401 ? "unauthorized" : "forbidden")
         json.field("reason", outcome.reason)
+        if let limit = outcome.limit {
+            json.field("limit", limit.limit)
+            json.field("retry_after", limit.retryAfter)
+        }
         json.field("decision_id", outcome.decisionID)
         let body = json.finish()
         headers.set(.contentType, "application/json")
@@ -203,5 +222,6 @@ extension HTTPField.Name {
     static let authzDecisionID = Self("X-Authz-Decision-Id")!
     static let authzPolicyRevision = Self("X-Authz-Policy-Revision")!
     static let authzReason = Self("X-Authz-Reason")!
+    static let authzLimit = Self("X-Authz-Limit")!
     static let requestID = Self("X-Request-Id")!
 }

@@ -21,6 +21,7 @@ package final class SidecarMetrics: Sendable {
     /// its lock and build its label string each time.
     private let decisionCounters = Mutex<[DecisionKey: Metrics.Counter]>([:])
     private let shadowCounters = Mutex<[DecisionKey: Metrics.Counter]>([:])
+    private let limitCounters = Mutex<[DecisionKey: Metrics.Counter]>([:])
     private let decisionDuration: Metrics.Timer
     private let reloadSuccesses: Metrics.Counter
     private let reloadFailures: Metrics.Counter
@@ -31,6 +32,9 @@ package final class SidecarMetrics: Sendable {
     /// Times the listening socket could not accept (out of file descriptors), each followed by
     /// a pause before accepting again.
     package let acceptFailures: Metrics.Counter
+    /// Keys of the limits' state dropped, least recently used first, to stay within
+    /// `--max-limit-keys`.
+    package let limitKeysDropped: Metrics.Counter
 
     package init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -47,6 +51,7 @@ package final class SidecarMetrics: Sendable {
         policyLoadedTime = Metrics.Gauge(label: "mcp_authz_policy_last_load_timestamp_seconds", factory: factory)
         fastPathAnswers = Metrics.Counter(label: "mcp_authz_forward_auth_fast_path_answers_total", factory: factory)
         acceptFailures = Metrics.Counter(label: "mcp_authz_accept_failures_total", factory: factory)
+        limitKeysDropped = Metrics.Counter(label: "mcp_authz_limit_keys_dropped_total", factory: factory)
     }
 
     /// One decision: counted by server, answer and reason, and timed.
@@ -68,12 +73,20 @@ package final class SidecarMetrics: Sendable {
 
     /// One shadow verdict, by server and by how it compares with the answer given.
     package func recordShadow(server: String, agreement: String) {
-        let key = DecisionKey(server: server, allowed: false, reason: agreement)
-        let counter = shadowCounters.withLock { counters in
+        count(in: shadowCounters, "mcp_authz_shadow_decisions_total", ("server", server), ("agreement", agreement))
+    }
+
+    /// A request the rules allowed, refused by a limit.
+    package func recordRateLimited(server: String, limit: String) {
+        count(in: limitCounters, "mcp_authz_rate_limited_total", ("server", server), ("limit", limit))
+    }
+
+    /// Increments the counter of a label pair, made on first use.
+    private func count(in counters: borrowing Mutex<[DecisionKey: Metrics.Counter]>, _ label: String, _ a: (String, String), _ b: (String, String)) {
+        let key = DecisionKey(server: a.1, allowed: false, reason: b.1)
+        let counter = counters.withLock { counters in
             if let counter = counters[key] { return counter }
-            let counter = Metrics.Counter(
-                label: "mcp_authz_shadow_decisions_total", dimensions: [("server", server), ("agreement", agreement)], factory: factory
-            )
+            let counter = Metrics.Counter(label: label, dimensions: [a, b], factory: factory)
             counters[key] = counter
             return counter
         }

@@ -1,0 +1,179 @@
+import Foundation
+import MCPAuthzPolicy
+import Metrics
+import Synchronization
+
+/// The limits' state: one bucket per key, in memory, per replica. At most `maxKeys` buckets;
+/// past that the least recently used key is dropped (its next request starts full). Keys are
+/// spread over shards, each with its own lock and its own least-recently-used order, so
+/// requests of different keys rarely wait for each other.
+package final class RateLimiter: Sendable {
+    /// A key as 128 bits of two SipHash digests under this process's random seed: an attacker
+    /// who does not know the seed cannot make two callers share a bucket.
+    struct Key: Hashable {
+        var high: UInt64
+        var low: UInt64
+
+        init(_ parts: [String]) {
+            var first = Hasher(), second = Hasher()
+            first.combine(UInt8(0x5A))
+            second.combine(UInt8(0xA5))
+            for part in parts {
+                first.combine(part)
+                second.combine(part)
+            }
+            high = UInt64(bitPattern: Int64(first.finalize()))
+            low = UInt64(bitPattern: Int64(second.finalize()))
+        }
+    }
+
+    /// A request refused: the limit that had no room, and when it would.
+    package struct Refusal: Sendable, Equatable {
+        package var limit: String
+        package var retryAfter: Int
+    }
+
+    private final class Shard: Sendable {
+        let state: Mutex<LRUBuckets>
+
+        init(capacity: Int) {
+            state = Mutex(LRUBuckets(capacity: capacity))
+        }
+    }
+
+    private let shards: [Shard]
+    private let dropped = Atomic<Int>(0)
+    private let droppedCounter: Metrics.Counter?
+    package let maxKeys: Int
+
+    package static let shardCount = 64
+
+    package init(maxKeys: Int, dropped counter: Metrics.Counter? = nil) {
+        self.maxKeys = maxKeys
+        droppedCounter = counter
+        let shards = min(Self.shardCount, max(1, maxKeys))
+        let base = maxKeys / shards, extra = maxKeys % shards
+        self.shards = (0..<shards).map { index in Shard(capacity: base + (index < extra ? 1 : 0)) }
+    }
+
+    /// Takes every charge, or none: the first limit without room refuses the request, and
+    /// what the limits before it took is given back.
+    package func admit(_ charges: [LimitCharge], at time: LimitTime) -> Refusal? {
+        var taken: [(Key, LimitCharge)] = []
+        for charge in charges {
+            let key = Key(charge.key)
+            let verdict = shard(key).state.withLock { buckets in
+                let (verdict, evicted) = buckets.take(key, charge.units, charge.spec, at: time)
+                if evicted {
+                    dropped.add(1, ordering: .relaxed)
+                    droppedCounter?.increment()
+                }
+                return verdict
+            }
+            guard case let .refused(retryAfter) = verdict else {
+                taken.append((key, charge))
+                continue
+            }
+            for (key, charge) in taken { shard(key).state.withLock { $0.giveBack(key, charge.units, charge.spec) } }
+            return Refusal(limit: charge.limit, retryAfter: retryAfter)
+        }
+        return nil
+    }
+
+    /// Buckets held now.
+    package var keyCount: Int { shards.reduce(0) { total, shard in total + shard.state.withLock { $0.count } } }
+
+    /// Keys dropped to stay within `maxKeys`, since start.
+    package var droppedKeys: Int { dropped.load(ordering: .relaxed) }
+
+    private func shard(_ key: Key) -> Shard { shards[Int(key.high % UInt64(shards.count))] }
+
+    /// Now, on the clocks limits use.
+    package static func now() -> LimitTime {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return LimitTime(monotonic: Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9, wall: Date().timeIntervalSince1970)
+    }
+}
+
+/// Buckets by key with a least-recently-used order, in flat arrays (a doubly linked list by
+/// index), so a million keys cost a few tens of bytes each and no allocation per request.
+struct LRUBuckets {
+    private struct Slot {
+        var key: RateLimiter.Key
+        var bucket: LimitBucket
+        var newer: Int32
+        var older: Int32
+    }
+
+    private var index: [RateLimiter.Key: Int32] = [:]
+    private var slots: [Slot] = []
+    /// Most and least recently used slots; -1 when empty.
+    private var newest: Int32 = -1
+    private var oldest: Int32 = -1
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+    }
+
+    var count: Int { index.count }
+
+    /// Takes from the key's bucket (a new key starts full); whether a key was dropped for it.
+    mutating func take(_ key: RateLimiter.Key, _ units: Int, _ spec: LimitSpec, at time: LimitTime) -> (LimitBucket.Verdict, Bool) {
+        var evicted = false
+        let slot: Int32
+        if let found = index[key] {
+            slot = found
+            touch(slot)
+        } else {
+            evicted = slots.count >= capacity
+            slot = insert(key, LimitBucket(spec, at: time))
+        }
+        return (slots[Int(slot)].bucket.take(units, spec, at: time), evicted)
+    }
+
+    mutating func giveBack(_ key: RateLimiter.Key, _ units: Int, _ spec: LimitSpec) {
+        guard let slot = index[key] else { return }
+        slots[Int(slot)].bucket.giveBack(units, spec)
+    }
+
+    /// A new slot at the newest end; the oldest key's slot is reused when full.
+    private mutating func insert(_ key: RateLimiter.Key, _ bucket: LimitBucket) -> Int32 {
+        let slot: Int32
+        if slots.count < capacity {
+            slot = Int32(slots.count)
+            slots.append(Slot(key: key, bucket: bucket, newer: -1, older: -1))
+        } else {
+            slot = oldest
+            unlink(slot)
+            index[slots[Int(slot)].key] = nil
+            slots[Int(slot)] = Slot(key: key, bucket: bucket, newer: -1, older: -1)
+        }
+        index[key] = slot
+        linkNewest(slot)
+        return slot
+    }
+
+    private mutating func touch(_ slot: Int32) {
+        guard slot != newest else { return }
+        unlink(slot)
+        linkNewest(slot)
+    }
+
+    private mutating func unlink(_ slot: Int32) {
+        let newer = slots[Int(slot)].newer, older = slots[Int(slot)].older
+        if newer >= 0 { slots[Int(newer)].older = older } else { newest = older }
+        if older >= 0 { slots[Int(older)].newer = newer } else { oldest = newer }
+        slots[Int(slot)].newer = -1
+        slots[Int(slot)].older = -1
+    }
+
+    private mutating func linkNewest(_ slot: Int32) {
+        slots[Int(slot)].older = newest
+        slots[Int(slot)].newer = -1
+        if newest >= 0 { slots[Int(newest)].newer = slot }
+        newest = slot
+        if oldest < 0 { oldest = slot }
+    }
+}
