@@ -90,10 +90,12 @@ package final class RateLimiter: Sendable {
 
     /// Now, on the clocks limits use.
     package static func now() -> LimitTime {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return LimitTime(monotonic: Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9, wall: Date().timeIntervalSince1970)
+        let (seconds, attoseconds) = (ContinuousClock.now - origin).components
+        return LimitTime(monotonic: Double(seconds) + Double(attoseconds) / 1e18, wall: Date().timeIntervalSince1970)
     }
+
+    /// Where the monotonic clock's seconds count from.
+    private static let origin = ContinuousClock.now
 }
 
 /// Buckets by key with a least-recently-used order, in flat arrays (a doubly linked list by
