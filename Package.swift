@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "mcp-authz", targets: ["MCPAuthzCLI"]),
         .executable(name: "policy-bench", targets: ["PolicyBenchmark"]),
         .executable(name: "token-bench", targets: ["TokenBenchmark"]),
+        .executable(name: "limit-bench", targets: ["LimitBenchmark"]),
         .executable(name: "nio-constant", targets: ["NIOConstant"]),
     ],
     dependencies: [
@@ -103,6 +104,12 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // On-demand benchmark of what limits cost a request (never part of the tests).
+        .executableTarget(
+            name: "LimitBenchmark",
+            dependencies: ["MCPAuthzServer", "MCPAuthzPolicy"],
             swiftSettings: swiftSettings
         ),
         // On-demand benchmark of the decision engine (never part of the tests).

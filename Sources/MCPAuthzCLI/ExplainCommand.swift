@@ -89,11 +89,12 @@ struct ExplainCommand: ParsableCommand {
         let charges = server.charges(identity, [operation], clientIP: clientIP)
         var lines = ["limits (they count a request the rules allow):"]
         for limit in server.limits {
-            guard let charge = charges.first(where: { $0.limit == limit.name }) else {
+            guard charges.contains(where: { $0.limit == limit.name }) else {
                 lines.append("  - '\(limit.name)' (\(limit.summary)): does not apply")
                 continue
             }
-            let key = zip(limit.key, charge.key.dropFirst(2)).map { "\($0)=\($1.isEmpty ? "(none)" : $1)" }.joined(separator: ", ")
+            let values = limit.keyValues(identity, operation, clientIP: clientIP)
+            let key = zip(limit.key, values).map { "\($0)=\($1.isEmpty ? "(none)" : $1)" }.joined(separator: ", ")
             lines.append("  - '\(limit.name)' (\(limit.summary)): applies, key \(key)")
         }
         return lines.joined(separator: "\n")

@@ -105,10 +105,11 @@ import Testing
         let charges = server.charges(alice, [generate, generate, MCPOperation(method: "tools/call", name: "describe")], clientIP: nil)
         #expect(charges.map(\.limit) == ["per caller", "generation outside staff"])
         #expect(charges.map(\.units) == [3, 2])
-        #expect(charges[1].key == ["srv", "generation outside staff", "alice", "generateImage"])
+        #expect(charges[1].key == LimitKey(["srv", "generation outside staff", "alice", "generateImage"]))
         #expect(server.charges(Identity.caller(subject: "s", groups: ["staff"]), [generate], clientIP: nil).map(\.limit) == ["per caller"])
         let initialize = server.charges(alice, [MCPOperation(method: "initialize")], clientIP: "192.0.2.1")
-        #expect(initialize.map(\.key) == [["srv", "per caller", "alice"], ["srv", "per address", "192.0.2.1", "7"]])
+        #expect(initialize.map(\.key) == [LimitKey(["srv", "per caller", "alice"]), LimitKey(["srv", "per address", "192.0.2.1", "7"])])
+        #expect(server.limits[2].keyValues(alice, MCPOperation(method: "initialize"), clientIP: "192.0.2.1") == ["192.0.2.1", "7"])
         // A request that names no operation (GET, DELETE) counts only against limits without applies_to.
         #expect(server.charges(alice, [], clientIP: nil).map(\.limit) == ["per caller"])
     }

@@ -9,12 +9,12 @@ import Testing
     static let spec = LimitSpec(perSecond: 1.0 / 3600, burst: 2, quota: nil)
 
     static func charge(_ key: String, spec: LimitSpec = spec, limit: String = "l") -> LimitCharge {
-        LimitCharge(limit: limit, spec: spec, key: ["srv", limit, key], units: 1)
+        LimitCharge(limit: limit, spec: spec, key: LimitKey(["srv", limit, key]), units: 1)
     }
 
     @Test func theLeastRecentlyUsedKeyIsDroppedFirst() {
         var buckets = LRUBuckets(capacity: 3)
-        let keys = ["a", "b", "c", "d"].map { RateLimiter.Key(["srv", "l", $0]) }
+        let keys = ["a", "b", "c", "d"].map { LimitKey(["srv", "l", $0]) }
         for key in keys.prefix(3) { #expect(buckets.take(key, 1, Self.spec, at: Self.time) == (.taken, false)) }
         // a is used again, so b is now the oldest: d takes b's place.
         #expect(buckets.take(keys[0], 1, Self.spec, at: Self.time) == (.taken, false))

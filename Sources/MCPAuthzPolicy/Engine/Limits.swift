@@ -134,18 +134,79 @@ package final class CompiledLimit: Sendable {
 
     /// The key's values for this caller and call; a part the request lacks is empty (such
     /// requests share one bucket).
-    func keyValues(_ identity: Identity, _ operation: MCPOperation?, clientIP: String?) -> [String] {
-        key.map { part in
-            switch part {
-            case .subject: return identity.subject ?? ""
-            case .client: return identity.clientID ?? ""
-            case .issuer: return identity.issuerID
-            case .email: return identity.usableEmail ?? ""
-            case .clientIP: return clientIP ?? ""
-            case .tool: return operation?.target?.name ?? ""
-            case .method: return operation?.method ?? ""
-            case let .claim(path): return ClaimValue.lookup(path, in: identity.claims)?.jsonText ?? ""
+    package func keyValues(_ identity: Identity, _ operation: MCPOperation?, clientIP: String?) -> [String] {
+        key.map { value(of: $0, identity, operation, clientIP: clientIP) }
+    }
+
+    private func value(of part: RateLimit.KeyPart, _ identity: Identity, _ operation: MCPOperation?, clientIP: String?) -> String {
+        switch part {
+        case .subject: return identity.subject ?? ""
+        case .client: return identity.clientID ?? ""
+        case .issuer: return identity.issuerID
+        case .email: return identity.usableEmail ?? ""
+        case .clientIP: return clientIP ?? ""
+        case .tool: return operation?.target?.name ?? ""
+        case .method: return operation?.method ?? ""
+        case let .claim(path): return ClaimValue.lookup(path, in: identity.claims)?.jsonText ?? ""
+        }
+    }
+
+    /// The key of this caller and call under this limit of `server`, hashed without building
+    /// the parts' list.
+    func hashedKey(server: String, _ identity: Identity, _ operation: MCPOperation?, clientIP: String?) -> LimitKey {
+        var hasher = LimitKey.Hashing()
+        hasher.add(server)
+        hasher.add(name)
+        for part in key { hasher.add(value(of: part, identity, operation, clientIP: clientIP)) }
+        return hasher.key
+    }
+}
+
+/// A limit's key as 128 bits: a SipHash digest under this process's random seed (an attacker
+/// who does not know the seed cannot aim two callers at one bucket) beside an FNV-1a digest
+/// (cheap, so two keys must collide in both to share a bucket); a million keys cost 16 bytes
+/// each instead of their text.
+package struct LimitKey: Sendable, Hashable {
+    package var high: UInt64
+    package var low: UInt64
+
+    /// The key of these parts (the server, the limit's name, then the values).
+    package init(_ parts: [String]) {
+        var hashing = Hashing()
+        for part in parts { hashing.add(part) }
+        self = hashing.key
+    }
+
+    init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    /// `high` is already a keyed hash: the dictionary needs no more than it.
+    package func hash(into hasher: inout Hasher) {
+        hasher.combine(high)
+    }
+
+    struct Hashing {
+        private var keyed = Hasher()
+        private var fnv: UInt64 = 0xCBF2_9CE4_8422_2325
+
+        mutating func add(_ part: String) {
+            keyed.combine(part)
+            var part = part
+            part.withUTF8 { bytes in
+                for byte in bytes {
+                    fnv ^= UInt64(byte)
+                    fnv = fnv &* 0x0000_0100_0000_01B3
+                }
             }
+            // A separator, so ("ab", "c") and ("a", "bc") differ.
+            fnv ^= 0xFF
+            fnv = fnv &* 0x0000_0100_0000_01B3
+        }
+
+        var key: LimitKey {
+            LimitKey(high: UInt64(bitPattern: Int64(keyed.finalize())), low: fnv)
         }
     }
 }
@@ -154,11 +215,11 @@ package final class CompiledLimit: Sendable {
 package struct LimitCharge: Sendable, Equatable {
     package let limit: String
     package let spec: LimitSpec
-    /// The key's parts: the server and the limit's name first, then the key's values.
-    package let key: [String]
+    /// The hash of the server, the limit's name and the key's values.
+    package let key: LimitKey
     package var units: Int
 
-    package init(limit: String, spec: LimitSpec, key: [String], units: Int) {
+    package init(limit: String, spec: LimitSpec, key: LimitKey, units: Int) {
         self.limit = limit
         self.spec = spec
         self.key = key
@@ -173,10 +234,19 @@ extension CompiledServer {
     package func charges(_ identity: Identity, _ operations: [MCPOperation], clientIP: String?) -> [LimitCharge] {
         guard !limits.isEmpty else { return [] }
         var charges: [LimitCharge] = []
-        let asked: [MCPOperation?] = operations.isEmpty ? [nil] : operations
+        charges.reserveCapacity(limits.count)
+        // One operation or none (the usual request): one charge per limit, nothing to merge.
+        if operations.count <= 1 {
+            let operation = operations.first
+            for limit in limits where limit.applies(to: identity, operation) {
+                let key = limit.hashedKey(server: id, identity, operation, clientIP: clientIP)
+                charges.append(LimitCharge(limit: limit.name, spec: limit.spec, key: key, units: 1))
+            }
+            return charges
+        }
         for limit in limits {
-            for operation in asked where limit.applies(to: identity, operation) {
-                let key = [id, limit.name] + limit.keyValues(identity, operation, clientIP: clientIP)
+            for operation in operations where limit.applies(to: identity, operation) {
+                let key = limit.hashedKey(server: id, identity, operation, clientIP: clientIP)
                 if let index = charges.firstIndex(where: { $0.key == key }) {
                     charges[index].units += 1
                 } else {
@@ -191,22 +261,20 @@ extension CompiledServer {
 /// Buckets by key in a plain dictionary, for policy tests and `explain`: what the sidecar's
 /// limiter does, without its bound and locks.
 package struct LimitLedger: Sendable {
-    private var buckets: [[String]: LimitBucket] = [:]
+    private var buckets: [LimitKey: LimitBucket] = [:]
 
     package init() {}
 
     /// Takes every charge or none; the first limit without room refuses.
     package mutating func admit(_ charges: [LimitCharge], at time: LimitTime) -> (limit: String, retryAfter: Int)? {
-        var taken: [LimitCharge] = []
-        for charge in charges {
+        for (index, charge) in charges.enumerated() {
             var bucket = buckets[charge.key] ?? LimitBucket(charge.spec, at: time)
             let verdict = bucket.take(charge.units, charge.spec, at: time)
             buckets[charge.key] = bucket
             if case let .refused(retryAfter) = verdict {
-                for given in taken { buckets[given.key]?.giveBack(given.units, given.spec) }
+                for given in charges[..<index] { buckets[given.key]?.giveBack(given.units, given.spec) }
                 return (charge.limit, retryAfter)
             }
-            taken.append(charge)
         }
         return nil
     }

@@ -8,24 +8,7 @@ import Synchronization
 /// spread over shards, each with its own lock and its own least-recently-used order, so
 /// requests of different keys rarely wait for each other.
 package final class RateLimiter: Sendable {
-    /// A key as 128 bits of two SipHash digests under this process's random seed: an attacker
-    /// who does not know the seed cannot make two callers share a bucket.
-    struct Key: Hashable {
-        var high: UInt64
-        var low: UInt64
-
-        init(_ parts: [String]) {
-            var first = Hasher(), second = Hasher()
-            first.combine(UInt8(0x5A))
-            second.combine(UInt8(0xA5))
-            for part in parts {
-                first.combine(part)
-                second.combine(part)
-            }
-            high = UInt64(bitPattern: Int64(first.finalize()))
-            low = UInt64(bitPattern: Int64(second.finalize()))
-        }
-    }
+    typealias Key = LimitKey
 
     /// A request refused: the limit that had no room, and when it would.
     package struct Refusal: Sendable, Equatable {
@@ -59,9 +42,8 @@ package final class RateLimiter: Sendable {
     /// Takes every charge, or none: the first limit without room refuses the request, and
     /// what the limits before it took is given back.
     package func admit(_ charges: [LimitCharge], at time: LimitTime) -> Refusal? {
-        var taken: [(Key, LimitCharge)] = []
-        for charge in charges {
-            let key = Key(charge.key)
+        for (index, charge) in charges.enumerated() {
+            let key = charge.key
             let verdict = shard(key).state.withLock { buckets in
                 let (verdict, evicted) = buckets.take(key, charge.units, charge.spec, at: time)
                 if evicted {
@@ -70,11 +52,8 @@ package final class RateLimiter: Sendable {
                 }
                 return verdict
             }
-            guard case let .refused(retryAfter) = verdict else {
-                taken.append((key, charge))
-                continue
-            }
-            for (key, charge) in taken { shard(key).state.withLock { $0.giveBack(key, charge.units, charge.spec) } }
+            guard case let .refused(retryAfter) = verdict else { continue }
+            for taken in charges[..<index] { shard(taken.key).state.withLock { $0.giveBack(taken.key, taken.units, taken.spec) } }
             return Refusal(limit: charge.limit, retryAfter: retryAfter)
         }
         return nil
