@@ -14,6 +14,7 @@ import http.client
 import json
 import os
 import pathlib
+import signal
 import socket
 import subprocess
 import sys
@@ -247,7 +248,14 @@ def main():
     trap_hits = []
     trap = serve_documents({}, asked=trap_hits)
     trap_url = f"http://127.0.0.1:{trap.server_address[1]}"
-    sidecar = Sidecar(binary, folder, f"http://127.0.0.1:{idp.server_address[1]}/jwks.json")
+    # An issuer that signs with a shared secret (HS256), beside the RSA one.
+    secret = os.urandom(32).hex()
+    (folder / "shared.key").write_text(secret + "\n")
+    os.chmod(folder / "shared.key", 0o600)
+    shared_issuer = "https://shared.test.example/"
+    sidecar = Sidecar(binary, folder, f"http://127.0.0.1:{idp.server_address[1]}/jwks.json",
+                      extra_issuers=f"  - id: shared\n    issuer: {shared_issuer}\n    secret_file: shared.key\n    algorithms: [HS256]\n",
+                      extra_accepted=", shared")
     now = int(time.time())
     good_claims = {"iss": ISSUER, "aud": RESOURCE, "sub": "alice", "scope": "read:todos", "iat": now, "exp": now + 600}
 
@@ -283,8 +291,19 @@ def main():
         arguments = {"amount": 50, "repo": "acme/widgets", "account": "a-1", **changes}
         return json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "refund", "arguments": arguments}})
 
+    shared_claims = {**good_claims, "iss": shared_issuer}
+
+    def hmac_signed(claims, algorithm="HS256", with_secret=secret):
+        return jwt.encode(claims, with_secret.encode(), algorithm=algorithm)
+
     cases = [
         # (name, request keyword arguments, status, reason)
+        ("HS256 with the shared secret, naming the RSA issuer", {"token": hmac_signed(good_claims)}, 401, "algorithm_not_allowed"),
+        ("HS512 with the right secret, for an issuer that allows HS256 only (alg switch)",
+         {"token": hmac_signed(shared_claims, "HS512")}, 401, "algorithm_not_allowed"),
+        ("HS256 with another secret", {"token": hmac_signed(shared_claims, with_secret=os.urandom(32).hex())}, 401, "signature_invalid"),
+        ("RS256 naming the shared-secret issuer", {"token": signed(shared_claims)}, 401, "algorithm_not_allowed"),
+        ("HS256 from the shared-secret issuer, for contrast", {"token": hmac_signed(shared_claims)}, 200, "allowed"),
         *[(f"alg {alg!r} with no signature", {"token": compact({"alg": alg, "kid": KID}, good_claims)}, 401,
            "algorithm_not_allowed") for alg in ("none", "None", "NONE", "nOnE")],
         ("HS256 signed with the RSA public key (key confusion)", {"token": key_confusion}, 401, "algorithm_not_allowed"),
@@ -394,6 +413,38 @@ def main():
           json.dumps(refusals))
     check("still serving after all of it", sidecar.ask(token=good)[0] == 200)
     check("no request reached the URLs tokens named (jku, x5u)", trap_hits == [], str(trap_hits))
+    connection = http.client.HTTPConnection("127.0.0.1", sidecar.port, timeout=10)
+    connection.request("POST", "/v1/decide", body=json.dumps({"server": "todos", "token": hmac_signed(shared_claims),
+                                                              "method": "tools/call", "name": "get_todo"}))
+    answer = json.loads(connection.getresponse().read() or b"{}")
+    connection.close()
+    check("/v1/decide: the shared-secret issuer's HS256 token is verified alike (allow)", answer.get("allow") is True, str(answer))
+    # A rotated secret file is read again on SIGHUP (the policy itself unchanged). Tokens not
+    # seen before (a new jti): a token verified earlier stays verified until its exp.
+    rotated = os.urandom(32).hex()
+    (folder / "shared.key").write_text(rotated + "\n")
+    sidecar.process.send_signal(signal.SIGHUP)
+    deadline, statuses = time.time() + 10, (None, None)
+    while time.time() < deadline:
+        fresh = {**shared_claims, "jti": os.urandom(8).hex()}
+        statuses = (sidecar.ask(token=hmac_signed(fresh, with_secret=rotated))[0], sidecar.ask(token=hmac_signed(fresh))[0])
+        if statuses == (200, 401):
+            break
+        time.sleep(0.1)
+    check("SIGHUP reads a rotated secret file: the new secret's tokens pass, the old one's are refused", statuses == (200, 401),
+          str(statuses))
+    serve_log = (folder / "serve.log").read_text() + sidecar.audit.read_text()
+    check("the rotated secret is in no log or audit record either", rotated not in serve_log)
+    check("the shared secret is in no log or audit record", secret not in serve_log)
+    # A secret shorter than the hash: the policy is refused, without printing the secret.
+    short = os.urandom(8).hex()
+    (folder / "short.key").write_text(short)
+    os.chmod(folder / "short.key", 0o600)
+    (folder / "short.yaml").write_text((folder / "policy.yaml").read_text().replace("shared.key", "short.key"))
+    refused = subprocess.run([binary, "validate", str(folder / "short.yaml")], capture_output=True, text=True)
+    check("a 16-byte secret for HS256 is refused by validate, naming the length needed, not the secret",
+          refused.returncode == 1 and "holds a 16-byte secret; HS256 needs at least 32 bytes" in refused.stderr
+          and short not in refused.stderr + refused.stdout, refused.stderr)
     sidecar.stop()
     idp.shutdown()
     trap.shutdown()

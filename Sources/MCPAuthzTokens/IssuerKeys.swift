@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import JWTKit
 import MCPAuthzPolicy
@@ -10,6 +11,9 @@ import MCPAuthzPolicy
 package struct IssuerKeys: Sendable {
     /// kid -> algorithm name -> verifier.
     private let verifiers: [String: [String: any JWTAlgorithm]]
+    /// A shared secret is one key whatever `kid` a token names (issuers that sign with one put
+    /// any label there, or none).
+    private let anyKid: Bool
     /// Keys of the document that were left out, with why (for logs; never fatal).
     package let skipped: [String]
 
@@ -22,16 +26,37 @@ package struct IssuerKeys: Sendable {
     /// The kid given to the only key of a document whose key has none.
     static let anonymousKid = ""
 
-    init(verifiers: [String: [String: any JWTAlgorithm]], skipped: [String]) {
+    init(verifiers: [String: [String: any JWTAlgorithm]], skipped: [String], anyKid: Bool = false) {
         self.verifiers = verifiers
         self.skipped = skipped
+        self.anyKid = anyKid
+    }
+
+    /// The keys of an issuer that signs with a shared secret: HMAC verifiers for each of its
+    /// algorithms the secret is long enough for.
+    package static func sharedSecret(_ secret: [UInt8], algorithms: [String]) -> IssuerKeys {
+        var byAlgorithm: [String: any JWTAlgorithm] = [:]
+        var skipped: [String] = []
+        for (name, minimum) in IssuerConfig.sharedSecretAlgorithms where algorithms.contains(name) {
+            guard secret.count >= minimum else {
+                skipped.append("the secret is shorter than \(name) needs (\(minimum) bytes): \(name) refused")
+                continue
+            }
+            byAlgorithm[name] = SharedSecretVerifier(name: name, secret: secret)
+        }
+        return IssuerKeys(verifiers: byAlgorithm.isEmpty ? [:] : [anonymousKid: byAlgorithm], skipped: skipped, anyKid: true)
     }
 
     package func verifier(kid: String, algorithm: String) -> (any JWTAlgorithm)? {
-        verifiers[kid]?[algorithm]
+        verifiers[anyKid ? Self.anonymousKid : kid]?[algorithm]
     }
 
-    func hasKey(kid: String) -> Bool { verifiers[kid] != nil }
+    /// Whether the key for `kid` and `algorithm` verifies the signature; nil when there is none.
+    package func verify(_ signature: [UInt8], signs input: [UInt8], kid: String, algorithm: String) -> Bool? {
+        verifier(kid: kid, algorithm: algorithm).map { (try? $0.verify(signature, signs: input)) ?? false }
+    }
+
+    func hasKey(kid: String) -> Bool { anyKid ? !verifiers.isEmpty : verifiers[kid] != nil }
 
     /// The kid to use for a token without one: allowed only when the issuer has a single key.
     var soleKid: String? { verifiers.count == 1 ? verifiers.keys.first : nil }
@@ -123,4 +148,32 @@ package struct IssuerKeys: Sendable {
 package struct JWKSDocumentError: Error, Sendable, CustomStringConvertible {
     package var message: String
     package var description: String { message }
+}
+
+/// HMAC verification with a shared secret (HS256/384/512), the MAC compared in constant time.
+struct SharedSecretVerifier: JWTAlgorithm {
+    let name: String
+    private let key: SymmetricKey
+
+    init(name: String, secret: [UInt8]) {
+        self.name = name
+        key = SymmetricKey(data: secret)
+    }
+
+    func sign(_ plaintext: some DataProtocol) throws -> [UInt8] {
+        switch name {
+        case "HS384": return Array(HMAC<SHA384>.authenticationCode(for: plaintext, using: key))
+        case "HS512": return Array(HMAC<SHA512>.authenticationCode(for: plaintext, using: key))
+        default: return Array(HMAC<SHA256>.authenticationCode(for: plaintext, using: key))
+        }
+    }
+
+    func verify(_ signature: some DataProtocol, signs plaintext: some DataProtocol) throws -> Bool {
+        let signature = Array(signature)
+        switch name {
+        case "HS384": return HMAC<SHA384>.isValidAuthenticationCode(signature, authenticating: plaintext, using: key)
+        case "HS512": return HMAC<SHA512>.isValidAuthenticationCode(signature, authenticating: plaintext, using: key)
+        default: return HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: plaintext, using: key)
+        }
+    }
 }

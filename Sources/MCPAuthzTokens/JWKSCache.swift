@@ -147,10 +147,15 @@ package actor JWKSCache {
         do throws(JWKSFetchError) {
             let (data, maxAge) = try await document()
             let keys: IssuerKeys
-            do {
-                keys = try await IssuerKeys.load(jwks: data, algorithms: issuer.algorithms.map(\.value), maxKeys: settings.maxKeys)
-            } catch {
-                throw JWKSFetchError("JWKS rejected: \(error.message)")
+            if issuer.usesSharedSecret {
+                // The secret itself: never logged; a secret too short for an algorithm drops it.
+                keys = IssuerKeys.sharedSecret(PolicyLoader.secret(in: Array(data)), algorithms: issuer.algorithms.map(\.value))
+            } else {
+                do {
+                    keys = try await IssuerKeys.load(jwks: data, algorithms: issuer.algorithms.map(\.value), maxKeys: settings.maxKeys)
+                } catch {
+                    throw JWKSFetchError("JWKS rejected: \(error.message)")
+                }
             }
             for note in keys.skipped {
                 logger.warning("JWKS key skipped", metadata: ["jwks.issuer": "\(issuerID)", "jwks.note": "\(note)"])
@@ -179,8 +184,8 @@ package actor JWKSCache {
 
     /// The JWKS bytes and their max-age, from the file, the configured URI or discovery.
     private func document() async throws(JWKSFetchError) -> (Data, Int?) {
-        if let file = issuer.jwksFile?.value {
-            let maxBytes = settings.maxDocumentBytes
+        if let file = issuer.secretFile?.value ?? issuer.jwksFile?.value {
+            let maxBytes = issuer.usesSharedSecret ? IssuerConfig.maxSecretBytes : settings.maxDocumentBytes
             do {
                 // A file read can block: off the event loops.
                 return (try await NIOThreadPool.singleton.runIfActive { try BoundedFile.read(file, maxBytes: maxBytes) }, nil)

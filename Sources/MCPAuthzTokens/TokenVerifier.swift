@@ -29,7 +29,7 @@ package struct TokenVerifier: Sendable {
         _ token: String, for server: ServerConfig, in snapshot: PolicySnapshot, keys: (String) -> IssuerKeys?, now: Double
     ) throws(TokenFailure) -> VerifiedToken {
         let jws = try CompactJWS.parse(token, limits: CompactJWS.Limits(maxTokenBytes: maxTokenBytes))
-        try Self.checkHeader(jws.header)
+        try Self.checkHeader(jws.header, sharedSecretPossible: true)
         let claims = try jws.claims()
         guard case let .string(iss)? = claims["iss"] else {
             throw TokenFailure(.claimsInvalid, "token has no iss")
@@ -45,6 +45,11 @@ package struct TokenVerifier: Sendable {
         }
         guard server.issuers.contains(where: { $0.value == issuerID }) else {
             throw failure(.issuerUntrusted, "server '\(server.id.value)' does not accept tokens from issuer '\(issuerID)'")
+        }
+        // HMAC only from an issuer whose keys are a shared secret: never with a public key as
+        // the secret (the classic key confusion), whatever its algorithm list says.
+        if alg.uppercased().hasPrefix("HS"), !issuer.usesSharedSecret {
+            throw failure(.algorithmNotAllowed, "shared-secret algorithm \(alg) is accepted only from an issuer with secret_file")
         }
         guard issuer.algorithms.contains(where: { $0.value == alg }) else {
             throw failure(.algorithmNotAllowed, "issuer '\(issuerID)' does not allow \(alg)")
@@ -94,7 +99,7 @@ package struct TokenVerifier: Sendable {
     /// - Returns: the verified payload.
     package static func verifySignature(_ token: String, keys: IssuerKeys, algorithms: [String]) throws(TokenFailure) -> [UInt8] {
         let jws = try CompactJWS.parse(token)
-        try checkHeader(jws.header)
+        try checkHeader(jws.header, sharedSecretPossible: false)
         guard algorithms.contains(jws.header.alg) else {
             throw TokenFailure(.algorithmNotAllowed, "\(jws.header.alg) is not allowed")
         }
@@ -105,15 +110,16 @@ package struct TokenVerifier: Sendable {
         return jws.payload
     }
 
-    /// What no issuer may configure away: unsigned and shared-secret algorithms, and critical
-    /// header extensions (mcp-authz understands none).
-    static func checkHeader(_ header: CompactJWS.Header) throws(TokenFailure) {
+    /// What no issuer may configure away: unsigned tokens, shared-secret algorithms where no
+    /// issuer could have a secret (`sharedSecretPossible` false; else the issuer decides, after
+    /// `iss` is known), and critical header extensions (mcp-authz understands none).
+    static func checkHeader(_ header: CompactJWS.Header, sharedSecretPossible: Bool) throws(TokenFailure) {
         let alg = header.alg.uppercased()
         if alg == "NONE" {
             throw TokenFailure(.algorithmNotAllowed, "unsigned tokens (alg none) are never accepted")
         }
-        if alg.hasPrefix("HS") {
-            throw TokenFailure(.algorithmNotAllowed, "shared-secret algorithm \(header.alg) is never accepted")
+        if alg.hasPrefix("HS"), !sharedSecretPossible {
+            throw TokenFailure(.algorithmNotAllowed, "shared-secret algorithm \(header.alg) is never accepted here")
         }
         if let crit = header.crit {
             throw TokenFailure(.tokenMalformed, "critical header extensions \(crit) are not understood")

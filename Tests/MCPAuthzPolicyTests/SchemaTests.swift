@@ -41,6 +41,6 @@ import Testing
 
     @Test func schemaAlgorithmsAreTheSupportedOnes() throws {
         let algorithm = try object("algorithm")
-        #expect(algorithm["enum"] as? [String] == IssuerConfig.supportedAlgorithms)
+        #expect(algorithm["enum"] as? [String] == IssuerConfig.supportedAlgorithms + IssuerConfig.sharedSecretAlgorithms.map(\.name))
     }
 }

@@ -232,7 +232,7 @@ import Testing
         #expect(
             try errors(yaml) == [
                 "policy.yaml:4:13: issuer 'http://idp.example.com/' must use https (plain http is accepted only for localhost)",
-                "policy.yaml:5:25: algorithm 'HS256' is a shared-secret (HMAC) algorithm; mcp-authz verifies only public-key signatures",
+                "policy.yaml:5:25: algorithm 'HS256' is a shared-secret (HMAC) algorithm: only an issuer with secret_file (and no public keys) may use it",
                 "policy.yaml:5:32: algorithm 'none' means unsigned tokens and is never accepted",
                 "policy.yaml:5:38: unsupported algorithm 'RS257' (did you mean 'RS256'?); supported: RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA",
                 "policy.yaml:7:16: issuer 'idp' sets both jwks_uri and jwks_file; keep one",

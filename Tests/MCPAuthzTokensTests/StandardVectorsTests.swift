@@ -171,6 +171,33 @@ import Testing
     }
 }
 
+extension StandardVectorsTests {
+    /// The HMAC example of RFC 7515 (A.1; the file keeps its key, not RFC 7520 4.4's), with its
+    /// key as a shared secret: what an issuer with `secret_file` verifies. A changed payload or
+    /// a key one byte shorter no longer verifies; HS256 is the only algorithm listed.
+    @Test func rfcHMACExamplesVerifyWithASharedSecret() throws {
+        let vectors = try #require(try Self.json("rfc/jws-examples.json")["vectors"] as? [[String: Any]])
+        let hmac = vectors.filter { ($0["jwk"] as? [String: Any])?["k"] != nil }
+        #expect(hmac.map { $0["name"] as? String } == ["RFC 7515 A.1: HS256"])
+        for vector in hmac {
+            let name = try #require(vector["name"] as? String)
+            let k = try #require((vector["jwk"] as? [String: Any])?["k"] as? String)
+            let secret = try #require(Base64URL.decode(Array(k.utf8)[...]))
+            let parts = try #require(vector["jws"] as? String).split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+            let signature = try #require(Base64URL.decode(Array(parts[2].utf8)[...]))
+            let input = Array((parts[0] + "." + parts[1]).utf8)
+            let keys = IssuerKeys.sharedSecret(secret, algorithms: ["HS256"])
+            #expect(keys.verify(signature, signs: input, kid: "any kid", algorithm: "HS256") == true, "\(name)")
+            #expect(keys.verify(signature, signs: input + [0x41], kid: "", algorithm: "HS256") == false, "\(name), payload changed")
+            let shorter = IssuerKeys.sharedSecret(Array(secret.dropLast()), algorithms: ["HS256"])
+            #expect(shorter.verify(signature, signs: input, kid: "", algorithm: "HS256") != true, "\(name), shorter key")
+            #expect(keys.verify(signature, signs: input, kid: "", algorithm: "HS512") == nil, "\(name): HS512 was not listed")
+        }
+        // A secret shorter than the hash gives no verifier at all.
+        #expect(IssuerKeys.sharedSecret(Array(repeating: 7, count: 31), algorithms: ["HS256"]).isEmpty)
+    }
+}
+
 extension Result where Failure == TokenFailure {
     var failureReason: TokenFailure.Reason? {
         if case let .failure(failure) = self { return failure.reason }

@@ -55,6 +55,10 @@ package struct PolicyLoader: Sendable {
                 path, declaredIn: policy.servers[index].location.file, sources: &sources, diagnostics: &diagnostics
             )
         }
+        for index in policy.issuers.indices {
+            guard let file = policy.issuers[index].secretFile else { continue }
+            policy.issuers[index].secretFile = checkSecret(file, of: policy.issuers[index], diagnostics: &diagnostics)
+        }
         diagnostics += PolicyValidator.problems(in: policy)
         let errors = diagnostics.filter { $0.severity == .error }
         guard errors.isEmpty else { throw PolicyLoadError(Self.sorted(errors)) }
@@ -125,6 +129,50 @@ package struct PolicyLoader: Sendable {
         }
         diagnostics.append(PolicyDiagnostic("catalog \(file): \(problem)", at: path.location))
         return nil
+    }
+
+    /// An issuer's secret file, resolved against its policy file's folder: it must be readable,
+    /// hold a secret at least as long as the hash of each algorithm the issuer allows, and
+    /// should be readable by its owner only. The secret is not kept (the key cache reads the
+    /// file) and is never part of a diagnostic or of the policy revision.
+    func checkSecret(_ path: Located<String>, of issuer: IssuerConfig, diagnostics: inout [PolicyDiagnostic]) -> Located<String>? {
+        let file = Self.catalogFile(path.value, declaredIn: issuer.location.file)
+        let secret: [UInt8]
+        do throws(BoundedFile.Failure) {
+            secret = Self.secret(in: Array(try BoundedFile.read(file, maxBytes: IssuerConfig.maxSecretBytes)))
+        } catch {
+            diagnostics.append(PolicyDiagnostic("secret_file \(file): \(error.description)", at: path.location))
+            return nil
+        }
+        let needed = issuer.algorithms.compactMap { algorithm in
+            IssuerConfig.sharedSecretAlgorithms.first { $0.name == algorithm.value }
+        }.max { $0.minimumBytes < $1.minimumBytes }
+        if let needed, secret.count < needed.minimumBytes {
+            diagnostics.append(
+                PolicyDiagnostic(
+                    "secret_file \(file) holds a \(secret.count)-byte secret; \(needed.name) needs at least \(needed.minimumBytes) bytes "
+                        + "(\(needed.minimumBytes * 8) bits): make one with `openssl rand -hex \(needed.minimumBytes) > \(path.value)`",
+                    at: path.location
+                )
+            )
+            return nil
+        }
+        if let mode = (try? FileManager.default.attributesOfItem(atPath: file))?[.posixPermissions] as? Int, mode & 0o077 != 0 {
+            diagnostics.append(
+                PolicyDiagnostic(
+                    "secret_file \(file) may be read by others (mode \(String(mode, radix: 8))); chmod 600 it", at: path.location, severity: .warning
+                )
+            )
+        }
+        return Located(file, at: path.location)
+    }
+
+    /// A secret file's key: its bytes, without one final line ending.
+    package static func secret(in bytes: [UInt8]) -> [UInt8] {
+        var key = bytes
+        if key.last == UInt8(ascii: "\n") { key.removeLast() }
+        if key.last == UInt8(ascii: "\r") { key.removeLast() }
+        return key
     }
 
     /// A catalog path as written, resolved against the folder of the policy file naming it.

@@ -54,9 +54,25 @@ extension YAMLNodeReader {
         if config.jwksURI != nil, config.jwksFile != nil, let node = fields["jwks_file"] {
             error("issuer '\(id.value)' sets both jwks_uri and jwks_file; keep one", at: node)
         }
+        if let node = fields["secret_file"], let file = string(node, what: "secret_file") {
+            if config.jwksURI != nil || config.jwksFile != nil {
+                error("issuer '\(id.value)' sets secret_file and public keys (jwks_uri or jwks_file); an issuer signs one way: keep one", at: node)
+            }
+            config.secretFile = file
+            config.algorithms = IssuerConfig.defaultSharedSecretAlgorithms.map { Located($0, at: fields.location) }
+        }
         if let node = fields["algorithms"], let list = stringList(node, what: "algorithms") {
-            for algorithm in list where !IssuerConfig.supportedAlgorithms.contains(algorithm.value) {
-                error(Self.algorithmProblem(algorithm.value), at: algorithm.location)
+            let shared = IssuerConfig.sharedSecretAlgorithms.map(\.name)
+            for algorithm in list {
+                if config.usesSharedSecret {
+                    if !shared.contains(algorithm.value) {
+                        error(
+                            "issuer '\(id.value)' has a secret_file, so its algorithms are HS256, HS384 or HS512, not '\(algorithm.value)'",
+                            at: algorithm.location)
+                    }
+                } else if !IssuerConfig.supportedAlgorithms.contains(algorithm.value) {
+                    error(Self.algorithmProblem(algorithm.value), at: algorithm.location)
+                }
             }
             config.algorithms = list
         }
@@ -90,7 +106,7 @@ extension YAMLNodeReader {
             return "algorithm 'none' means unsigned tokens and is never accepted"
         }
         if upper.hasPrefix("HS") {
-            return "algorithm '\(algorithm)' is a shared-secret (HMAC) algorithm; mcp-authz verifies only public-key signatures"
+            return "algorithm '\(algorithm)' is a shared-secret (HMAC) algorithm: only an issuer with secret_file (and no public keys) may use it"
         }
         return
             "unsupported algorithm '\(algorithm)'\(Suggestion.hint(for: algorithm, in: IssuerConfig.supportedAlgorithms)); supported: \(IssuerConfig.supportedAlgorithms.joined(separator: ", "))"

@@ -8,6 +8,10 @@ package struct IssuerConfig: Sendable {
     package var jwksURI: Located<String>?
     /// A local JWKS document, for air-gapped setups.
     package var jwksFile: Located<String>?
+    /// A file holding the shared secret of an issuer that signs with HMAC (HS256/384/512),
+    /// resolved against the policy file's folder once loaded. Never read into the policy: the
+    /// key cache reads it, and nothing logs it.
+    package var secretFile: Located<String>? = nil
     /// Signature algorithms accepted from this issuer.
     package var algorithms: [Located<String>]
     /// Claims scopes are read from, in order; each may be a space-delimited string or an array.
@@ -33,8 +37,18 @@ package struct IssuerConfig: Sendable {
     package static let defaultEmailClaim = "email"
     package static let defaultGroupsClaim = "groups"
     package static let defaultLeewaySeconds = 60
-    /// Asymmetric JWS algorithms; `none` and every HMAC algorithm are refused by design.
+    /// Asymmetric JWS algorithms, for issuers with public keys; `none` is refused by design.
     package static let supportedAlgorithms = [
         "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
     ]
+    /// HMAC algorithms, only for an issuer with `secret_file`, with the shortest secret each
+    /// accepts: as long as its hash (RFC 7518 §3.2).
+    package static let sharedSecretAlgorithms: [(name: String, minimumBytes: Int)] = [("HS256", 32), ("HS384", 48), ("HS512", 64)]
+    /// The default for an issuer with `secret_file`.
+    package static let defaultSharedSecretAlgorithms = ["HS256"]
+    /// The largest secret file read.
+    package static let maxSecretBytes = 4096
+
+    /// Whether the issuer signs with a shared secret.
+    package var usesSharedSecret: Bool { secretFile != nil }
 }

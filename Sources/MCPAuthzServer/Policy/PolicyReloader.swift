@@ -114,6 +114,13 @@ package actor PolicyReloader: Service {
             return .rejected(error)
         case let .success(runtime) where runtime.revision == previous.revision:
             logger.debug("policy files unchanged", metadata: ["policy.revision": "\(runtime.revision)"])
+            // SIGHUP reads key files again even so: a rotated shared secret is no part of the
+            // revision (its hash would let a guess be checked offline).
+            if cause == .signal {
+                for (id, cache) in previous.authenticator.caches where previous.keySources[id]?.readsFile == true {
+                    await cache.refresh(.scheduled)
+                }
+            }
             return .unchanged(revision: runtime.revision)
         case let .success(runtime):
             store.install(runtime)
@@ -130,7 +137,7 @@ package actor PolicyReloader: Service {
             )
             // A kept cache reading a local JWKS file reads it again: the reload may be for a
             // rotated key file.
-            for (id, cache) in runtime.authenticator.caches where runtime.keySources[id]?.jwksFile != nil {
+            for (id, cache) in runtime.authenticator.caches where runtime.keySources[id]?.readsFile == true {
                 if previous.authenticator.caches[id] === cache { await cache.refresh(.scheduled) }
             }
             return .installed(revision: runtime.revision)

@@ -53,12 +53,17 @@ struct KeySource: Sendable, Equatable {
     var issuer: String
     var jwksURI: String?
     var jwksFile: String?
+    var secretFile: String?
     var algorithms: [String]
+
+    /// Whether the keys come from a local file (a JWKS or a shared secret), read again on reload.
+    var readsFile: Bool { jwksFile != nil || secretFile != nil }
 
     init(_ issuer: IssuerConfig) {
         self.issuer = issuer.issuer.value
         jwksURI = issuer.jwksURI?.value
         jwksFile = issuer.jwksFile?.value
+        secretFile = issuer.secretFile?.value
         algorithms = issuer.algorithms.map(\.value)
     }
 }
