@@ -60,9 +60,18 @@ struct MatrixCommand: ParsableCommand {
         }
     }
 
+    /// What the bounds left out, as a sentence; nil when nothing was.
     static func hidden(_ matrix: AccessMatrix) -> String? {
-        matrix.hiddenColumns == 0
-            ? nil : "\(matrix.hiddenColumns) more caller column\(matrix.hiddenColumns == 1 ? "" : "s") not shown (--max-columns)"
+        var notes: [String] = []
+        if matrix.hiddenColumns > 0 {
+            notes.append("\(matrix.hiddenColumns) more caller column\(matrix.hiddenColumns == 1 ? "" : "s") not shown (--max-columns)")
+        }
+        if matrix.untried {
+            notes.append(
+                "search cut short: \(matrix.callersTried) callers tried, not every combination of the things the rules name, "
+                    + "so a class only several of them together make may be missing")
+        }
+        return notes.isEmpty ? nil : notes.joined(separator: "; ")
     }
 
     static func markdown(_ matrix: AccessMatrix) -> String {

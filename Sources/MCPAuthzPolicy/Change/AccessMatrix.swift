@@ -50,6 +50,8 @@ package struct AccessMatrix: Sendable {
     package var hiddenColumns = 0
     /// Whether the bound on callers tried left combinations of attributes untried.
     package var untried = false
+    /// How many callers were decided.
+    package var callersTried = 0
 
     package static let defaultMaxColumns = 40
 
@@ -89,25 +91,28 @@ package struct AccessMatrix: Sendable {
         }
         // Callers with no attribute, then one, two and three of them, up to a bound; a caller
         // whose cells equal an earlier one's shows nothing new and is not a column.
+        let operations = Self.operations(of: server).filter { !lookup.matching($0.1).isEmpty }
+        // At most this many callers, fewer for many operations (each caller decides every row).
+        let budget = max(Self.minCallers, min(Self.maxCallers, Self.maxCells / max(operations.count, 1)))
         var combinations: [[Int]] = [[]]
         var level: [[Int]] = [[]]
-        for _ in 1...3 {
+        grow: for _ in 1...3 {
             var next: [[Int]] = []
             for combination in level {
                 for index in (combination.last.map { $0 + 1 } ?? 0)..<attributes.count
                 where !combination.contains(where: { attributes[$0].dimension == attributes[index].dimension }) {
+                    guard combinations.count + next.count < budget else {
+                        untried = true
+                        combinations += next
+                        break grow
+                    }
                     next.append(combination + [index])
                 }
-            }
-            if combinations.count + next.count > Self.maxCallers {
-                untried = true
-                combinations += next.prefix(Self.maxCallers - combinations.count)
-                break
             }
             combinations += next
             level = next
         }
-        let operations = Self.operations(of: server).filter { !lookup.matching($0.1).isEmpty }
+        callersTried = combinations.count
         // Each distinct column, with the callers of its size that it stands for.
         var columns: [(caller: Caller, size: Int, labels: [String], cells: [Cell])] = []
         var byCells: [[Cell]: Int] = [:]
@@ -145,8 +150,11 @@ package struct AccessMatrix: Sendable {
         }
     }
 
-    /// At most this many callers are tried.
+    /// At most this many callers are tried, and at most `maxCells` cells decided, but never
+    /// fewer than `minCallers` callers.
     static let maxCallers = 4096
+    static let maxCells = 2_000_000
+    static let minCallers = 64
 
     /// The operations to show: methods, then tools, prompts and resources by name, then each
     /// pattern (labelled as written, decided through an example name).
