@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import MCPAuthzPolicy
@@ -24,6 +25,11 @@ package actor JWKSCache {
     private struct Loaded: Sendable {
         var keys: IssuerKeys
         var refreshDue: ContinuousClock.Instant
+        /// Counts the distinct key documents (or secrets) loaded: a token verified under one
+        /// generation is verified again under the next, so a key removed or a secret rotated
+        /// stops tokens it verified before their `exp`.
+        var generation: Int
+        var fingerprint: SHA256Digest
     }
 
     package nonisolated let issuerID: String
@@ -84,10 +90,24 @@ package actor JWKSCache {
     /// The keys to verify with now, or nil when none were ever loaded or the last good ones are
     /// older than the stale limit allows.
     package nonisolated func currentKeys() -> IssuerKeys? {
+        current()?.keys
+    }
+
+    /// The keys to verify with now and their generation (see `Loaded.generation`).
+    package nonisolated func current() -> (keys: IssuerKeys, generation: Int)? {
         let now = ContinuousClock.now
         return loaded.withLock { loaded in
             guard let loaded, now <= loaded.refreshDue.advanced(by: staleLimit) else { return nil }
-            return loaded.keys
+            return (loaded.keys, loaded.generation)
+        }
+    }
+
+    /// The generation of the keys served now; nil when none are.
+    package nonisolated func currentGeneration() -> Int? {
+        let now = ContinuousClock.now
+        return loaded.withLock { loaded in
+            guard let loaded, now <= loaded.refreshDue.advanced(by: staleLimit) else { return nil }
+            return loaded.generation
         }
     }
 
@@ -162,7 +182,11 @@ package actor JWKSCache {
             }
             guard !keys.isEmpty else { throw JWKSFetchError("JWKS has no usable signing key") }
             let due = clock.now.advanced(by: Self.refreshInterval(maxAge: maxAge, settings))
-            loaded.withLock { $0 = Loaded(keys: keys, refreshDue: due) }
+            let fingerprint = SHA256.hash(data: data)
+            loaded.withLock { loaded in
+                let generation = loaded.map { $0.fingerprint == fingerprint ? $0.generation : $0.generation + 1 } ?? 1
+                loaded = Loaded(keys: keys, refreshDue: due, generation: generation, fingerprint: fingerprint)
+            }
             lastAttemptFailed = false
             refreshSuccesses.increment()
             keyCount.record(keys.kids.count)

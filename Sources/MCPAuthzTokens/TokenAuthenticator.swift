@@ -68,14 +68,27 @@ package final class TokenAuthenticator: Sendable {
         _ token: String, key: VerifiedTokenCache.Key, for server: ServerConfig, in snapshot: PolicySnapshot, now: Double,
         mayRefresh: Bool = true
     ) throws(TokenFailure) -> Attempt {
-        if let cached = verifiedTokens.get(key, now: now) { return .verified(cached) }
-        let verified: VerifiedToken
+        // A token verified before counts while its issuer serves the keys that verified it: a
+        // key removed or a secret rotated since means verifying it again.
+        if let cached = verifiedTokens.get(key, now: now), caches[cached.issuerID]?.currentGeneration() == cached.keyGeneration {
+            return .verified(cached)
+        }
+        var verified: VerifiedToken
+        var generation = 0
         do {
-            verified = try verifier.verify(token, for: server, in: snapshot, keys: { [caches] in caches[$0]?.currentKeys() }, now: now)
+            verified = try verifier.verify(
+                token, for: server, in: snapshot,
+                keys: { [caches] issuerID in
+                    guard let current = caches[issuerID]?.current() else { return nil }
+                    generation = current.generation
+                    return current.keys
+                }, now: now
+            )
         } catch let failure where mayRefresh && (failure.reason == .unknownKid || failure.reason == .jwksUnavailable) {
             guard let issuerID = failure.issuerID, let cache = caches[issuerID] else { throw failure }
             return .needsKeys(cache)
         }
+        verified.keyGeneration = generation
         verifiedTokens.put(key, verified, now: now)
         return .verified(verified)
     }

@@ -8,6 +8,9 @@ package struct VerifiedToken: Sendable {
     package var kid: String?
     /// `exp`, in seconds since 1970; a cache of verified tokens may keep this one until then.
     package var expiresAt: Double
+    /// The generation of the issuer's keys that verified it: a cached token counts as verified
+    /// only while its issuer serves the same keys.
+    package var keyGeneration = 0
 }
 
 /// Turns a bearer token into a verified identity for one server, or a precise reason why not.

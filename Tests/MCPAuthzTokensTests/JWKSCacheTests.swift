@@ -124,6 +124,24 @@ import Testing
         #expect(world.idp.requests("/jwks") == 2)
     }
 
+    /// A token verified (and cached) under a key the issuer then drops is verified again, and
+    /// refused; a refresh that brings the same keys keeps the cached verification.
+    @Test func aCachedTokenIsRefusedOnceItsKeyIsRemoved() async throws {
+        let world = try await World.start()
+        defer { Task { await world.stop() } }
+        world.serve(world.minted.jwks)
+        #expect(try await world.outcome(named: "valid_ps256") == "accepted")
+        #expect(world.authenticator.verifiedTokens.count == 1)
+        let generation = try #require(world.cache.currentGeneration())
+        await world.cache.refresh(.scheduled)
+        #expect(world.cache.currentGeneration() == generation, "the same document is the same generation")
+        #expect(try await world.outcome(named: "valid_ps256") == "accepted")
+        world.serve(world.minted.rotatedJWKS)
+        await world.cache.refresh(.scheduled)
+        #expect(world.cache.currentGeneration() == generation + 1)
+        #expect(try await world.outcome(named: "valid_ps256") == "unknown_kid", "cached, but rsa-1 is gone")
+    }
+
     @Test func lastGoodKeysKeepServingWhenTheIdPIsDownOrAnswersGarbage() async throws {
         let world = try await World.start()
         defer { Task { await world.stop() } }
