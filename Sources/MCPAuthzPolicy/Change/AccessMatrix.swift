@@ -172,13 +172,12 @@ package struct AccessMatrix: Sendable {
         for glob in methods where seen.insert("method " + glob.pattern).inserted {
             operations.append((glob.pattern, MCPOperation(method: glob.example(), target: nil)))
         }
-        let methodOf: [TargetKind: String] = [.tool: "tools/call", .prompt: "prompts/get", .resource: "resources/read"]
         for kind in TargetKind.allCases {
             let globs = names[kind] ?? []
             let ordered = globs.filter { $0.exactName != nil }.sorted { $0.pattern < $1.pattern } + globs.filter { $0.exactName == nil }
             for glob in ordered where seen.insert("\(kind) " + glob.pattern).inserted {
                 let label = "\(kind.rawValue) \(glob.exactName ?? glob.pattern)" + (glob.exactName == nil ? " (pattern)" : "")
-                operations.append((label, MCPOperation(method: methodOf[kind]!, target: .init(kind: kind, name: glob.example()))))
+                operations.append((label, MCPOperation(method: kind.callMethod, target: .init(kind: kind, name: glob.example()))))
             }
         }
         return operations

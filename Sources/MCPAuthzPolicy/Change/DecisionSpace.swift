@@ -243,7 +243,7 @@ struct CallerSpace {
             for argument in condition.arguments ?? [] {
                 tests.append(argument)
                 arguments[argument.path.value, default: []].formUnion(Self.examples(for: argument.matcher))
-                for path in Self.claimPaths(argument.matcher) { claims[path, default: []].insert(Self.claimExample) }
+                for path in argument.matcher.claimPaths { claims[path, default: []].insert(Self.claimExample) }
             }
             collect(condition.not?.value)
         }
@@ -299,14 +299,6 @@ struct CallerSpace {
         case .present: return [.object([:])]
         case .claim: return [claimExample, .string(OperationSpace.otherName)]
         case let .anyOf(matchers), let .all(matchers): return matchers.flatMap(examples(for:))
-        }
-    }
-
-    static func claimPaths(_ matcher: ArgumentMatcher) -> [String] {
-        switch matcher {
-        case let .claim(path): return [path]
-        case let .anyOf(matchers), let .all(matchers): return matchers.flatMap(claimPaths)
-        default: return []
         }
     }
 

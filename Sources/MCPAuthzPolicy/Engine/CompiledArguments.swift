@@ -54,6 +54,15 @@ package struct CompiledArgument: Sendable {
 }
 
 extension ArgumentMatcher {
+    /// The caller's claim paths this matcher compares with (`claim:`, nested ones included).
+    package var claimPaths: [String] {
+        switch self {
+        case let .claim(path): return [path]
+        case let .anyOf(matchers), let .all(matchers): return matchers.flatMap(\.claimPaths)
+        default: return []
+        }
+    }
+
     /// For an argument the call does not give: only `present: false` holds.
     var absent: Truth {
         switch self {

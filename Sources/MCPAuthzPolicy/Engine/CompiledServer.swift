@@ -29,7 +29,7 @@ package final class CompiledServer: Sendable {
         dryRunRules = Set(dryRun.map(\.name.value))
         func paths(_ condition: Condition?) -> [String] {
             guard let condition else { return [] }
-            let compared = (condition.arguments ?? []).flatMap { Self.claimPaths(of: $0.matcher) }
+            let compared = (condition.arguments ?? []).flatMap(\.matcher.claimPaths)
             return (condition.claims ?? []).map(\.path.value) + compared + paths(condition.not?.value)
         }
         claimPaths = Set(config.rules.flatMap { paths($0.condition) }).sorted()
@@ -49,15 +49,6 @@ package final class CompiledServer: Sendable {
         }
         self.methods = methods.build()
         self.targets = targets.map { $0.build() }
-    }
-
-    /// The claim paths an argument matcher compares with.
-    private static func claimPaths(of matcher: ArgumentMatcher) -> [String] {
-        switch matcher {
-        case let .claim(path): return [path]
-        case let .anyOf(matchers), let .all(matchers): return matchers.flatMap(claimPaths(of:))
-        default: return []
-        }
     }
 
     @inline(__always)

@@ -258,6 +258,21 @@ extension CompiledServer {
     }
 }
 
+extension [LimitCharge] {
+    /// Takes every charge or none: `take` each in order; the first refused decides, and what
+    /// the charges before it took is given back. The limiter and the ledger both admit so.
+    package func admit(
+        take: (LimitCharge) -> LimitBucket.Verdict, giveBack: (LimitCharge) -> Void
+    ) -> (limit: String, retryAfter: Int)? {
+        for (index, charge) in enumerated() {
+            guard case let .refused(retryAfter) = take(charge) else { continue }
+            for given in self[..<index] { giveBack(given) }
+            return (charge.limit, retryAfter)
+        }
+        return nil
+    }
+}
+
 /// Buckets by key in a plain dictionary, for policy tests and `explain`: what the sidecar's
 /// limiter does, without its bound and locks.
 package struct LimitLedger: Sendable {
@@ -267,15 +282,9 @@ package struct LimitLedger: Sendable {
 
     /// Takes every charge or none; the first limit without room refuses.
     package mutating func admit(_ charges: [LimitCharge], at time: LimitTime) -> (limit: String, retryAfter: Int)? {
-        for (index, charge) in charges.enumerated() {
-            var bucket = buckets[charge.key] ?? LimitBucket(charge.spec, at: time)
-            let verdict = bucket.take(charge.units, charge.spec, at: time)
-            buckets[charge.key] = bucket
-            if case let .refused(retryAfter) = verdict {
-                for given in charges[..<index] { buckets[given.key]?.giveBack(given.units, given.spec) }
-                return (charge.limit, retryAfter)
-            }
-        }
-        return nil
+        charges.admit(
+            take: { charge in buckets[charge.key, default: LimitBucket(charge.spec, at: time)].take(charge.units, charge.spec, at: time) },
+            giveBack: { given in buckets[given.key]?.giveBack(given.units, given.spec) }
+        )
     }
 }

@@ -25,6 +25,15 @@ package enum MCPMethod {
 
 /// The kinds of named thing a rule can allow or deny.
 package enum TargetKind: String, Sendable, CaseIterable {
+    /// The method that calls, gets or reads a target of this kind.
+    package var callMethod: String {
+        switch self {
+        case .tool: "tools/call"
+        case .prompt: "prompts/get"
+        case .resource: "resources/read"
+        }
+    }
+
     case tool
     case prompt
     case resource

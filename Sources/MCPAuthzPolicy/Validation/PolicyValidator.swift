@@ -151,11 +151,10 @@ enum PolicyValidator {
             }
             guard let appliesTo = limit.appliesTo else { continue }
             let targets = CompiledTargets(appliesTo, catalog: server.catalog)
-            let methodOf: [TargetKind: String] = [.tool: "tools/call", .prompt: "prompts/get", .resource: "resources/read"]
             var entries: [(Located<String>, MCPOperation)] = (appliesTo.methods ?? []).map { ($0, MCPOperation(method: Glob($0.value).example())) }
             for (kind, list) in [(TargetKind.tool, appliesTo.tools), (.prompt, appliesTo.prompts), (.resource, appliesTo.resources)] {
                 for entry in list ?? [] {
-                    entries.append((entry, MCPOperation(method: methodOf[kind]!, target: .init(kind: kind, name: Glob(entry.value).example()))))
+                    entries.append((entry, MCPOperation(method: kind.callMethod, target: .init(kind: kind, name: Glob(entry.value).example()))))
                 }
             }
             for (entry, example) in entries where !allowing.contains(where: { Self.overlap($0, example, Glob(entry.value)) }) {

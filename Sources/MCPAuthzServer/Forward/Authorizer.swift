@@ -254,7 +254,7 @@ package final class Authorizer: Sendable {
         outcome.reason = Decision.Reason.allowed.rawValue
         outcome.rule = allowingRule
         // Allowed by the rules: now every limit that applies must have room.
-        if question.limited, let compiled = question.runtime.snapshot.servers[server.id.value], !compiled.limits.isEmpty {
+        if question.limited, !server.limits.isEmpty, let compiled = question.runtime.snapshot.servers[server.id.value] {
             let charges = compiled.charges(verified.identity, outcome.operations, clientIP: question.clientIP)
             if let refusal = limiter.admit(charges, at: RateLimiter.now()) {
                 outcome.status = 429
@@ -266,5 +266,4 @@ package final class Authorizer: Sendable {
         }
         return outcome
     }
-
 }

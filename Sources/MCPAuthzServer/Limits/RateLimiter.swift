@@ -8,8 +8,6 @@ import Synchronization
 /// spread over shards, each with its own lock and its own least-recently-used order, so
 /// requests of different keys rarely wait for each other.
 package final class RateLimiter: Sendable {
-    typealias Key = LimitKey
-
     /// A request refused: the limit that had no room, and when it would.
     package struct Refusal: Sendable, Equatable {
         package var limit: String
@@ -42,21 +40,20 @@ package final class RateLimiter: Sendable {
     /// Takes every charge, or none: the first limit without room refuses the request, and
     /// what the limits before it took is given back.
     package func admit(_ charges: [LimitCharge], at time: LimitTime) -> Refusal? {
-        for (index, charge) in charges.enumerated() {
-            let key = charge.key
-            let verdict = shard(key).state.withLock { buckets in
-                let (verdict, evicted) = buckets.take(key, charge.units, charge.spec, at: time)
-                if evicted {
-                    dropped.add(1, ordering: .relaxed)
-                    droppedCounter?.increment()
+        let refused = charges.admit(
+            take: { charge in
+                shard(charge.key).state.withLock { buckets in
+                    let (verdict, evicted) = buckets.take(charge.key, charge.units, charge.spec, at: time)
+                    if evicted {
+                        dropped.add(1, ordering: .relaxed)
+                        droppedCounter?.increment()
+                    }
+                    return verdict
                 }
-                return verdict
-            }
-            guard case let .refused(retryAfter) = verdict else { continue }
-            for taken in charges[..<index] { shard(taken.key).state.withLock { $0.giveBack(taken.key, taken.units, taken.spec) } }
-            return Refusal(limit: charge.limit, retryAfter: retryAfter)
-        }
-        return nil
+            },
+            giveBack: { given in shard(given.key).state.withLock { $0.giveBack(given.key, given.units, given.spec) } }
+        )
+        return refused.map { Refusal(limit: $0.limit, retryAfter: $0.retryAfter) }
     }
 
     /// Buckets held now.
@@ -65,7 +62,7 @@ package final class RateLimiter: Sendable {
     /// Keys dropped to stay within `maxKeys`, since start.
     package var droppedKeys: Int { dropped.load(ordering: .relaxed) }
 
-    private func shard(_ key: Key) -> Shard { shards[Int(key.high % UInt64(shards.count))] }
+    private func shard(_ key: LimitKey) -> Shard { shards[Int(key.high % UInt64(shards.count))] }
 
     /// Now, on the clocks limits use.
     package static func now() -> LimitTime {
@@ -81,13 +78,13 @@ package final class RateLimiter: Sendable {
 /// index), so a million keys cost a few tens of bytes each and no allocation per request.
 struct LRUBuckets {
     private struct Slot {
-        var key: RateLimiter.Key
+        var key: LimitKey
         var bucket: LimitBucket
         var newer: Int32
         var older: Int32
     }
 
-    private var index: [RateLimiter.Key: Int32] = [:]
+    private var index: [LimitKey: Int32] = [:]
     private var slots: [Slot] = []
     /// Most and least recently used slots; -1 when empty.
     private var newest: Int32 = -1
@@ -101,7 +98,7 @@ struct LRUBuckets {
     var count: Int { index.count }
 
     /// Takes from the key's bucket (a new key starts full); whether a key was dropped for it.
-    mutating func take(_ key: RateLimiter.Key, _ units: Int, _ spec: LimitSpec, at time: LimitTime) -> (LimitBucket.Verdict, Bool) {
+    mutating func take(_ key: LimitKey, _ units: Int, _ spec: LimitSpec, at time: LimitTime) -> (LimitBucket.Verdict, Bool) {
         var evicted = false
         let slot: Int32
         if let found = index[key] {
@@ -114,13 +111,13 @@ struct LRUBuckets {
         return (slots[Int(slot)].bucket.take(units, spec, at: time), evicted)
     }
 
-    mutating func giveBack(_ key: RateLimiter.Key, _ units: Int, _ spec: LimitSpec) {
+    mutating func giveBack(_ key: LimitKey, _ units: Int, _ spec: LimitSpec) {
         guard let slot = index[key] else { return }
         slots[Int(slot)].bucket.giveBack(units, spec)
     }
 
     /// A new slot at the newest end; the oldest key's slot is reused when full.
-    private mutating func insert(_ key: RateLimiter.Key, _ bucket: LimitBucket) -> Int32 {
+    private mutating func insert(_ key: LimitKey, _ bucket: LimitBucket) -> Int32 {
         let slot: Int32
         if slots.count < capacity {
             slot = Int32(slots.count)
