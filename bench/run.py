@@ -29,6 +29,9 @@ core 1, so every contestant gets the same single core:
      every request: what shadow mode costs (J/B; goal at least 0.85).
   K  B with two limits configured (per caller, and per caller and tool), both applying to
      every request and never refusing: what counting costs (K/B; goal at least 0.9).
+  L  B with an opaque token of an issuer whose tokens are introspected (RFC 7662) against a
+     stub endpoint on 127.0.0.1: the endpoint is asked once, every later request is decided
+     from the kept answer (L/B; goal at least 0.9).
 Every contestant runs once per round, round-robin (--rounds, default 3), and the medians are
 reported, so that this VM's drifting speed falls on all alike. Then: B's p99 at half of B's
 peak rate (wrk with a random per-connection delay), and A's at half of A's for scale, mcp-authz's resident memory
@@ -55,7 +58,7 @@ import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
-from checklib import free_port, serve_documents  # noqa: E402
+from checklib import free_port, serve_documents, serve_posts  # noqa: E402
 ISSUER = "https://idp.bench.example/"
 RESOURCE = "https://todos.bench.example/mcp"
 SERVER_CORE, CLIENT_CORE = "0", "1"
@@ -202,6 +205,35 @@ def large_policy(keys, rules=10_000, emails=100_000):
         condition = [f"scopes: [scope{r % 100}]", f"groups: [group{r % 200}]", f"emails: [user{r}@example.com]"][r % 3]
         lines += [f"      - name: rule {r}", f"        when: {{ {condition} }}", f"        allow: {{ tools: [tool{r}] }}"]
     return "\n".join(lines) + "\n"
+
+
+def introspected_policy(keys, endpoint):
+    """The small policy's rules for an issuer whose tokens are all introspected at `endpoint`."""
+    rules = small_policy(keys).split("    rules:\n")[1]
+    return f"""version: 1
+issuers:
+  - id: opaque
+    issuer: https://opaque.bench.example/
+    introspection: {{ url: {endpoint}, client_id: bench, client_secret_file: client.secret }}
+servers:
+  - id: todos
+    match: {{ path_prefix: /mcp }}
+    resource: {RESOURCE}
+    issuers: [opaque]
+    rules:
+{rules}"""
+
+
+def introspection_endpoint():
+    """An RFC 7662 endpoint on 127.0.0.1 answering every token active for a day; counts calls."""
+    calls = []
+
+    def answer(path, headers, body):
+        calls.append(1)
+        return 200, json.dumps({"active": True, "sub": "user-reader", "scope": "read:todos", "aud": RESOURCE,
+                                "exp": int(time.time()) + 86400}), 0
+
+    return serve_posts(answer), calls
 
 
 def auth_script(path, tool, token=None, tokens_file=None, delay_ms=None):
@@ -394,6 +426,12 @@ def run(args):
     (work / "tokens.txt").write_text("\n".join(keys.token(sub=f"user-{i}", jti=str(i)) for i in range(unique)) + "\n")
     (work / "small.yaml").write_text(small_policy(keys))
     (work / "limited.yaml").write_text(limited_policy(keys))
+    endpoint, introspections = introspection_endpoint()
+    (work / "client.secret").write_text("bench-secret\n")
+    (work / "client.secret").chmod(0o600)
+    (work / "introspected.yaml").write_text(
+        introspected_policy(keys, f"http://127.0.0.1:{endpoint.server_address[1]}/introspect"))
+    opaque = "opaque-bench-" + os.urandom(16).hex()
     (work / "large.yaml").write_text(large_policy(keys, rules=1000 if args.smoke else 10_000,
                                                   emails=10_000 if args.smoke else 100_000))
     asked = {"X-Original-Method": "POST", "X-Original-URI": "/mcp", "MCP-Protocol-Version": "2026-07-28",
@@ -446,6 +484,16 @@ def run(args):
         sidecar, base = bench.serve(work / "limited.yaml", "sidecar-k", "--audit", str(work / "audit-k.jsonl"))
         bench.expect(base, asked)
         bench.measure("K", base, b_script)
+        bench.stop(sidecar)
+
+    def introspected():
+        # B with an opaque token: introspected once, then decided from the kept answer.
+        sidecar, base = bench.serve(work / "introspected.yaml", "sidecar-l", "--audit", str(work / "audit-l.jsonl"))
+        bench.expect(base, {**asked, "Authorization": f"Bearer {opaque}"})
+        asked_before = len(introspections)
+        bench.measure("L", base, auth_script(work / "l.lua", "get_todo", token=opaque))
+        if len(introspections) != asked_before:
+            raise SystemExit(f"L: the endpoint was asked {len(introspections) - asked_before} times under load; the answer was not kept")
         bench.stop(sidecar)
 
     def cached_audit_off():
@@ -525,7 +573,8 @@ def run(args):
                    "H": ("SwiftNIO HTTP/1 answering 204 to B's request (nio-constant)", nio_limit),
                    "I": ("nginx auth_request -> nginx 204 -> upstream (the bound for any auth_request sidecar)", nginx_auth_bound),
                    "J": ("B with a shadow policy set (--shadow-policies) decided beside it", shadow_policy),
-                   "K": ("B with two limits counting every request", limited)}
+                   "K": ("B with two limits counting every request", limited),
+                   "L": ("B with an opaque token introspected once (RFC 7662), then decided from the kept answer", introspected)}
     try:
         # Round-robin, so that drift of this machine's speed during the run (seen up to 2x over
         # minutes on this VM) falls on every contestant alike; medians are reported.
@@ -547,6 +596,7 @@ def run(args):
         bench.stop_all()
         keys.server.shutdown()
         keys.tls_server.shutdown()
+        endpoint.shutdown()
     report(bench.results, extra, args)
     if not args.smoke and not args.no_micro and not args.only:
         micro_benchmarks(args)
@@ -640,7 +690,8 @@ def report(results, extra, args):
             ("E", "Apache + mod_auth_openidc, same token"), ("F", "nginx auth_request -> mcp-authz -> upstream"),
             ("G", "mcp-authz, 10,000 rules + 100,000 emails"), ("H", "SwiftNIO HTTP/1 return 204 (stack limit)"),
             ("I", "nginx auth_request -> nginx 204 -> upstream (auth_request bound)"),
-            ("J", "B with a shadow policy set"), ("K", "B with two limits counting every request")]
+            ("J", "B with a shadow policy set"), ("K", "B with two limits counting every request"),
+            ("L", "B with an introspected opaque token (answer kept)")]
     print()
     print(f"| | contestant (server on 1 core, wrk -t1 -c{CONNECTIONS} on the other; median of {args.rounds} "
           f"round{'s' if args.rounds > 1 else ''}) | req/s | p50 ms | p99 ms |")
@@ -659,7 +710,8 @@ def report(results, extra, args):
     print()
     goals = [("B/A", "B", "A", 0.5), ("D/A", "D", "A", None), ("B/E", "B", "E", 3), ("D/E", "D", "E", None),
              ("G/B", "G", "B", 0.9), ("B/C", "B", "C", 0.9), ("F/A", "F", "A", None), ("F/I", "F", "I", None),
-             ("H/A", "H", "A", None), ("B/H", "B", "H", None), ("J/B", "J", "B", 0.85), ("K/B", "K", "B", 0.9)]
+             ("H/A", "H", "A", None), ("B/H", "B", "H", None), ("J/B", "J", "B", 0.85), ("K/B", "K", "B", 0.9),
+             ("L/B", "L", "B", 0.9)]
     print("| ratio | value | goal |")
     print("| --- | ---: | --- |")
     for name, top, bottom, goal in goals:

@@ -2,7 +2,9 @@
 start with a fresh SQLite database, an RS256 key made now, the OIDC plugin with discovery and
 JWKS, a `read:todos` scope whose tokens may name the todos MCP server as their resource
 (RFC 8707), and a confidential client allowed the client_credentials grant. Its access tokens
-are RFC 9068 JWTs (`typ: at+jwt`).
+are RFC 9068 JWTs (`typ: at+jwt`). A second OIDC plugin, `opaque` (its own issuer URL and key),
+serves RFC 7662 introspection and RFC 7009 revocation; glewlwyd lets a client introspect the
+tokens it was issued, so the sidecar introspects as that client.
 """
 import gzip
 import http.cookiejar
@@ -28,6 +30,7 @@ class Glewlwyd:
         self.work, self.port = work, port
         self.api = f"http://127.0.0.1:{port}/api"
         self.issuer = self.api + "/oidc"
+        self.opaque_issuer = self.api + "/opaque"
         database = work / "glewlwyd.db"
         connection = sqlite3.connect(database)
         connection.executescript(gzip.decompress(SCHEMA.read_bytes()).decode())
@@ -56,8 +59,24 @@ class Glewlwyd:
         private.update({"kid": "glewlwyd-1", "alg": "RS256", "use": "sig"})
         self.admin("POST", "/scope/", {"name": "read:todos", "display_name": "Read todos", "description": "Read todos",
                                        "password_required": False, "password_max_age": 0, "scheme": {}})
-        self.admin("POST", "/mod/plugin/", {"module": "oidc", "name": "oidc", "display_name": "OIDC", "enabled": True, "parameters": {
-            "iss": self.issuer, "jwks-private": json.dumps({"keys": [private]}), "default-kid": "glewlwyd-1", "jwks-show": True,
+        self.admin("POST", "/mod/plugin/", {"module": "oidc", "name": "oidc", "display_name": "OIDC", "enabled": True,
+                                            "parameters": self.plugin_parameters(self.issuer, private, resource)})
+        second = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        second_private = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(second))
+        second_private.update({"kid": "glewlwyd-opaque-1", "alg": "RS256", "use": "sig"})
+        self.admin("POST", "/mod/plugin/", {"module": "oidc", "name": "opaque", "display_name": "Introspected", "enabled": True, "parameters": {
+            **self.plugin_parameters(self.opaque_issuer, second_private, resource),
+            "introspection-revocation-allowed": True, "introspection-revocation-allow-target-client": True,
+            "introspection-revocation-auth-scope": []}})
+        self.admin("POST", "/client/?source=database", {
+            "client_id": self.client_id, "name": "MCP agent", "password": self.client_secret, "confidential": True, "enabled": True,
+            "scope": ["read:todos"], "authorization_type": ["client_credentials"],
+            "token_endpoint_auth_method": ["client_secret_basic"], "redirect_uri": []})
+
+    @staticmethod
+    def plugin_parameters(issuer, private, resource):
+        return {
+            "iss": issuer, "jwks-private": json.dumps({"keys": [private]}), "default-kid": private["kid"], "jwks-show": True,
             "jwt-type": "rsa", "jwt-key-size": "256", "access-token-duration": 3600, "refresh-token-duration": 1209600,
             "code-duration": 600, "refresh-token-rolling": False, "allow-non-oidc": True, "auth-type-client-enabled": True,
             "auth-type-code-enabled": False, "auth-type-token-enabled": False, "auth-type-password-enabled": False,
@@ -65,11 +84,7 @@ class Glewlwyd:
             "auth-type-none-enabled": False, "subject-type": "public", "scope": [], "claims": [], "resource-allowed": True,
             "resource-scope": {"read:todos": [resource]}, "resource-client-property": "", "restrict-scope-client-property": "",
             "oauth-as-iss-id": False, "pkce-allowed": False, "introspection-revocation-allowed": False,
-            "register-client-allowed": False, "session-management-allowed": False, "request-parameter-allow": False}})
-        self.admin("POST", "/client/?source=database", {
-            "client_id": self.client_id, "name": "MCP agent", "password": self.client_secret, "confidential": True, "enabled": True,
-            "scope": ["read:todos"], "authorization_type": ["client_credentials"],
-            "token_endpoint_auth_method": ["client_secret_basic"], "redirect_uri": []})
+            "register-client-allowed": False, "session-management-allowed": False, "request-parameter-allow": False}
 
     def admin(self, method, path, body):
         request = urllib.request.Request(self.api + path, data=json.dumps(body).encode(), method=method,
@@ -77,16 +92,26 @@ class Glewlwyd:
         with self.opener.open(request, timeout=10) as response:
             return response.status
 
-    def token(self, scope="read:todos", resource=None):
-        """An access token by the client_credentials grant."""
+    def basic(self):
+        return "Basic " + __import__("base64").b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+
+    def token(self, scope="read:todos", resource=None, issuer=None):
+        """An access token by the client_credentials grant (from the `opaque` plugin when
+        `issuer` is its URL)."""
         form = {"grant_type": "client_credentials", "scope": scope}
         if resource:
             form["resource"] = resource
-        request = urllib.request.Request(self.issuer + "/token", data=urllib.parse.urlencode(form).encode(),
-                                         headers={"Authorization": "Basic " + __import__("base64").b64encode(
-                                             f"{self.client_id}:{self.client_secret}".encode()).decode()})
+        request = urllib.request.Request((issuer or self.issuer) + "/token", data=urllib.parse.urlencode(form).encode(),
+                                         headers={"Authorization": self.basic()})
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())["access_token"]
+
+    def revoke(self, token):
+        """Revokes a token of the `opaque` plugin (RFC 7009)."""
+        request = urllib.request.Request(self.opaque_issuer + "/revoke", data=urllib.parse.urlencode({"token": token}).encode(),
+                                         headers={"Authorization": self.basic()})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
 
     def stop(self):
         self.process.terminate()

@@ -75,11 +75,17 @@ issuers:
   - id: glewlwyd                 # a real OIDC server: keys found by discovery
     issuer: {glewlwyd_url}
     token_types: [at+jwt]        # RFC 9068 access tokens only
+  - id: glewlwyd-introspected    # its second plugin: every token asked of its RFC 7662 endpoint
+    issuer: {glewlwyd_url.rsplit("/", 1)[0]}/opaque
+    introspection:
+      url: {glewlwyd_url.rsplit("/", 1)[0]}/opaque/introspect
+      client_id: mcp-agent       # glewlwyd lets a client introspect the tokens it was issued
+      client_secret_file: glewlwyd-client.secret
 servers:
   - id: todos
     match: {{ path_prefix: /todos/mcp }}
     resource: https://mcp.example.com/todos/mcp
-    issuers: [local, glewlwyd]
+    issuers: [local, glewlwyd, glewlwyd-introspected]
     scopes_supported: [read:todos, read:billing]
     catalog: todos-tools.json    # written by `mcp-authz catalog fetch` from the server at start
     pin_definitions: true
@@ -180,9 +186,14 @@ class Stack:
             raise SystemExit(f"the todos server did not start: see {self.work}")
         self.catalog = subprocess.run([binary, "catalog", "fetch", self.url("todos_raw", "todos"), "--output",
                                        str(self.work / "todos-tools.json")], capture_output=True, text=True)
+        secret = self.work / "glewlwyd-client.secret"
+        secret.write_text(Glewlwyd.client_secret + "\n")
+        secret.chmod(0o600)
         self.policy.write_text(policy(self.issuer.url, self.glewlwyd.issuer))
+        # Introspection answers kept for one second, so a revocation shows within the run.
         self.start([binary, "serve", "--policies", str(self.policy), "--listen", f"127.0.0.1:{self.ports['authz']}",
-                    "--audit", str(self.audit), "--watch-interval", "0.2", "--log-level", "warning"], "authz")
+                    "--audit", str(self.audit), "--watch-interval", "0.2", "--log-level", "warning",
+                    "--introspection-cache-ttl", "1"], "authz")
         nginx_config(self.work, self.ports)
         self.start([shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(self.work), "-c", str(self.work / "conf" / "nginx.conf")],
                    "nginx")
@@ -351,7 +362,7 @@ def main():
                 status, _, body = stack.raw(config, path, {}, method="GET")
                 document = json.loads(body) if status == 200 else {}
                 check(f"{label}: that metadata URL, fetched through the proxy, is the RFC 9728 document",
-                      document.get("resource") == todos and document.get("authorization_servers") == [issuer.url, stack.glewlwyd.issuer], body)
+                      document.get("resource") == todos and document.get("authorization_servers") == [issuer.url, stack.glewlwyd.issuer, stack.glewlwyd.opaque_issuer], body)
 
             old = stack.client(era, config, "todos", expired, "list")
             check(f"{label}: expired token: 401 invalid_token",
@@ -376,6 +387,7 @@ def main():
               not outcome["connected"] and 'error="invalid_token"' in challenge(outcome, 401), json.dumps(outcome))
         header = json.loads(base64.urlsafe_b64decode(machine.split(".")[0] + "=="))
         check("glewlwyd's tokens really are at+jwt", header.get("typ") == "at+jwt", str(header))
+        introspection_checks(stack)
 
         # An older client through plain auth_request: the body never reaches mcp-authz and
         # the client sends no Mcp-* headers, so it is refused (fail closed), never guessed.
@@ -495,6 +507,35 @@ def main():
     replay_checks(binary, stack, records)
     shutil.rmtree(stack.work, ignore_errors=True)
     finish("e2e")
+
+
+def introspection_checks(stack):
+    """A token of glewlwyd's second plugin, whose issuer the policy introspects: allowed through
+    both nginx configurations on the endpoint's word, then refused once glewlwyd revokes it
+    (after the one-second cache bound the sidecar runs with)."""
+    token = stack.glewlwyd.token(resource="https://mcp.example.com/todos/mcp", issuer=stack.glewlwyd.opaque_issuer)
+    for era, config in [("modern", "plain"), ("legacy", "body")]:
+        outcome = stack.client(era, config, "todos", token, "call:get_todo")
+        # glewlwyd's introspection answer for a client_credentials token names the client, not a subject.
+        check(f"introspected glewlwyd token, {era} SDK via {config} nginx: allowed",
+              outcome["results"] and outcome["results"][0].get("ok") and outcome["results"][0].get("text", "").startswith("get_todo for"),
+              json.dumps(outcome))
+    status, _, _ = stack.raw("plain", "/todos/mcp", {"Authorization": "Bearer not-a-token-glewlwyd-issued", "Mcp-Method": "ping",
+                                                      "Content-Type": "application/json", "Accept": "application/json, text/event-stream"},
+                             body=b'{"jsonrpc":"2.0","id":1,"method":"ping"}')
+    check("a token glewlwyd never issued, introspected: 401", status == 401, str(status))
+    check("glewlwyd revokes the token", stack.glewlwyd.revoke(token) == 200)
+    time.sleep(1.3)
+    revoked = stack.client("modern", "plain", "todos", token, "call:get_todo")
+    check("the revoked token, once the cache bound has passed: 401 invalid_token",
+          not revoked["connected"] and 'error="invalid_token"' in challenge(revoked, 401), json.dumps(revoked))
+    records = [json.loads(line) for line in stack.audit.read_text().splitlines()]
+    agent = [r for r in records if r.get("event") == "decision" and r.get("client_id") == "mcp-agent"]
+    check("audit: the introspected decisions name the issuer and the client from the endpoint's answer",
+          any(r.get("decision") == "allow" and r.get("issuer") == stack.glewlwyd.opaque_issuer and r.get("scopes") == ["read:todos"]
+              for r in agent), json.dumps(agent[-3:]))
+    reasons = {r.get("reason") for r in records if r.get("event") == "decision"}
+    check("audit: the revoked token and the unknown one were refused as token_inactive", "token_inactive" in reasons, str(reasons))
 
 
 def limit_checks(stack, issuer, images, alice):

@@ -73,6 +73,34 @@ servers:
 {rules}"""
 
 
+def serve_posts(answer, port=0):
+    """Answers POSTs on 127.0.0.1 from a thread: `answer(path, headers, body bytes)` returns
+    (status, JSON text, seconds to wait before answering). Returns the server (shut it down when
+    done)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            status, text, wait = answer(self.path, self.headers, self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+            if wait:
+                time.sleep(wait)
+            data = text.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            try:
+                self.wfile.write(data)
+            except OSError:
+                pass  # the client gave up waiting
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def serve_documents(documents, port=0, tls=None, asked=None, delay=None):
     """Serves {path: JSON document} on 127.0.0.1 (404 for other paths) from a thread; with
     tls=(certificate file, key file), over TLS; every path asked is appended to the list

@@ -270,6 +270,17 @@ struct ServerLimitOptions: ParsableArguments {
     @Option(help: "Most keys read from one JWKS; a larger set is refused whole. [env: MCP_AUTHZ_JWKS_MAX_KEYS] (default: 100)")
     var jwksMaxKeys: Int?
 
+    @Option(
+        help: """
+            Longest, in seconds, an introspection answer that a token is active is trusted (never past the token's exp); a \
+            token revoked at its issuer stops working within this time. [env: MCP_AUTHZ_INTROSPECTION_CACHE_TTL] (default: 60)
+            """
+    )
+    var introspectionCacheTTL: Double?
+
+    @Option(help: "Seconds allowed for one call to an introspection endpoint. [env: MCP_AUTHZ_INTROSPECTION_TIMEOUT] (default: 5)")
+    var introspectionTimeout: Double?
+
     func settings(policyPath: String, environment: [String: String]) throws -> SidecarSettings {
         var settings = SidecarSettings(policyPath: policyPath)
         func positive(_ flag: Int?, _ variable: String, _ fallback: Int) throws -> Int {
@@ -315,6 +326,12 @@ struct ServerLimitOptions: ParsableArguments {
         settings.jwks.maxStale = try seconds(jwksMaxStale, "MCP_AUTHZ_JWKS_MAX_STALE", settings.jwks.maxStale)
         settings.jwks.maxDocumentBytes = try positive(jwksMaxBytes, "MCP_AUTHZ_JWKS_MAX_BYTES", settings.jwks.maxDocumentBytes)
         settings.jwks.maxKeys = try positive(jwksMaxKeys, "MCP_AUTHZ_JWKS_MAX_KEYS", settings.jwks.maxKeys)
+        settings.introspection.cacheTTL = try seconds(
+            introspectionCacheTTL, "MCP_AUTHZ_INTROSPECTION_CACHE_TTL", settings.introspection.cacheTTL
+        )
+        settings.introspection.negativeTTL = min(settings.introspection.negativeTTL, settings.introspection.cacheTTL)
+        settings.introspection.timeout = try seconds(introspectionTimeout, "MCP_AUTHZ_INTROSPECTION_TIMEOUT", settings.introspection.timeout)
+        settings.introspection.cacheCapacity = settings.tokenCacheCapacity
         return settings
     }
 }

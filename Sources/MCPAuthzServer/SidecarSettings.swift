@@ -19,6 +19,8 @@ package struct SidecarSettings: Sendable {
     package var maxPipelined = 16
     package var policyLimits = PolicyLoadLimits.default
     package var jwks = JWKSCacheSettings()
+    /// Token introspection: the answers' cache bound, the call's deadline and bounds.
+    package var introspection = IntrospectionSettings()
     /// Verified tokens kept (until their `exp`), across servers.
     package var tokenCacheCapacity = 10_000
     /// Most keys the limits keep state for (least recently used dropped first).

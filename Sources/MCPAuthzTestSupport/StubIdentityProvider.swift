@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -28,8 +29,33 @@ public final class StubIdentityProvider: Sendable {
         }
     }
 
+    /// A request as received: its headers and body.
+    public struct Received: Sendable {
+        public var method: String
+        public var headers: [(String, String)]
+        public var body: [UInt8]
+
+        /// The first value of a header, by case-insensitive name.
+        public func header(_ name: String) -> String? {
+            headers.first { $0.0.lowercased() == name.lowercased() }?.1
+        }
+
+        /// The body's `application/x-www-form-urlencoded` fields, decoded.
+        public var form: [String: String] {
+            var fields: [String: String] = [:]
+            for pair in String(decoding: body, as: UTF8.self).split(separator: "&") {
+                let parts = pair.split(separator: "=", maxSplits: 1).map {
+                    String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+                }
+                fields[parts[0]] = parts.count > 1 ? parts[1] : ""
+            }
+            return fields
+        }
+    }
+
     private let routes = Mutex<[String: Response]>([:])
     private let counts = Mutex<[String: Int]>([:])
+    private let received = Mutex<[String: Received]>([:])
     private let channel: any Channel
     /// `http://127.0.0.1:PORT`
     public let baseURL: String
@@ -69,7 +95,13 @@ public final class StubIdentityProvider: Sendable {
         counts.withLock { $0[path] ?? 0 }
     }
 
-    fileprivate func respond(to path: String) -> Response {
+    /// The last request received for a path.
+    public func lastRequest(_ path: String) -> Received? {
+        received.withLock { $0[path] }
+    }
+
+    fileprivate func respond(to path: String, _ request: Received) -> Response {
+        received.withLock { $0[path] = request }
         counts.withLock { $0[path, default: 0] += 1 }
         return routes.withLock { $0[path] } ?? Response(status: 404, body: "not found")
     }
@@ -79,13 +111,29 @@ public final class StubIdentityProvider: Sendable {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
         let provider: StubIdentityProvider
+        private var head: HTTPRequestHead?
+        private var body: [UInt8] = []
 
         init(provider: StubIdentityProvider) { self.provider = provider }
 
+        /// Answers once the whole request is in.
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            guard case let .head(head) = unwrapInboundIn(data) else { return }
+            switch unwrapInboundIn(data) {
+            case let .head(head):
+                self.head = head
+                body = []
+                return
+            case var .body(buffer):
+                body += buffer.readBytes(length: buffer.readableBytes) ?? []
+                return
+            case .end:
+                break
+            }
+            guard let head else { return }
+            self.head = nil
             let path = String(head.uri.split(separator: "?", maxSplits: 1).first ?? "")
-            let response = provider.respond(to: path)
+            let request = Received(method: head.method.rawValue, headers: head.headers.map { ($0.name, $0.value) }, body: body)
+            let response = provider.respond(to: path, request)
             let loop = context.eventLoop
             let bound = NIOLoopBound(context, eventLoop: loop)
             loop.scheduleTask(in: TimeAmount(response.delay)) {

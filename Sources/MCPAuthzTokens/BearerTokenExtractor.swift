@@ -31,22 +31,26 @@ package enum BearerTokenExtractor {
         throw TokenFailure(.tokenMissing, "no bearer token in the request")
     }
 
-    /// A token is base64url parts and dots only (RFC 6750 b64token, narrowed to JWS).
+    /// A token is an RFC 6750 b64token: letters, digits, `-._~+/`, then any `=` padding. A JWS
+    /// uses a subset; opaque tokens for introspection may use the rest. Nothing else (spaces,
+    /// quotes, control characters, a `=` inside) ever reaches a verifier or an endpoint.
     package static func checked(_ token: String) throws(TokenFailure) -> String {
         guard !token.isEmpty else { throw TokenFailure(.tokenMissing, "empty bearer token") }
         var token = token
         let valid = token.withUTF8 { bytes in
-            bytes.allSatisfy { byte in
+            let padding = bytes.reversed().prefix { $0 == UInt8(ascii: "=") }.count
+            guard padding < bytes.count else { return false }
+            return bytes.dropLast(padding).allSatisfy { byte in
                 switch byte {
                 case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                    UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
+                    UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"), UInt8(ascii: "+"), UInt8(ascii: "/"):
                     return true
                 default:
                     return false
                 }
             }
         }
-        guard valid else { throw TokenFailure(.tokenMalformed, "bearer token has characters a JWS cannot have") }
+        guard valid else { throw TokenFailure(.tokenMalformed, "bearer token has characters a token cannot have (RFC 6750 b64token)") }
         return token
     }
 }

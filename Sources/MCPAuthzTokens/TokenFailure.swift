@@ -30,6 +30,11 @@ package struct TokenFailure: Error, Sendable, Equatable, CustomStringConvertible
         case audienceMismatch = "audience_mismatch"
         /// The issuer's keys could not be obtained.
         case jwksUnavailable = "jwks_unavailable"
+        /// The issuer's introspection endpoint says the token is not active (RFC 7662).
+        case tokenInactive = "token_inactive"
+        /// The issuer's introspection endpoint gave no usable answer (down, slow, an error
+        /// status, or a body that is not an RFC 7662 answer): refused, never allowed from memory.
+        case introspectionUnavailable = "introspection_unavailable"
     }
 
     package var reason: Reason

@@ -11,6 +11,8 @@ package struct VerifiedToken: Sendable {
     /// The generation of the issuer's keys that verified it: a cached token counts as verified
     /// only while its issuer serves the same keys.
     package var keyGeneration = 0
+    /// Whether the issuer's introspection endpoint vouched for it (no keys involved).
+    package var introspected = false
 }
 
 /// Turns a bearer token into a verified identity for one server, or a precise reason why not.
@@ -69,10 +71,59 @@ package struct TokenVerifier: Sendable {
         try Self.checkSignature(of: jws, with: issuerKeys, named: "issuer '\(issuerID)'", failure: failure)
 
         let leeway = Double(issuer.leewaySeconds)
-        guard let exp = claims["exp"].flatMap(Self.seconds) else {
+        // `expRequired` makes a missing `exp` a refusal, so there is always one here.
+        let exp = try checkTimes(claims, leeway: leeway, now: now, expRequired: true, failure: failure) ?? 0
+        try checkAudience(claims, for: server, failure: failure)
+        return VerifiedToken(
+            identity: Identity(claims: claims, issuer: issuer), issuerID: issuerID, kid: kid, expiresAt: exp
+        )
+    }
+
+    /// The claims of an active introspection answer (RFC 7662 §2.2) for one server: checked as a
+    /// JWT's claims are once its signature verifies, except that `exp` may be absent (the answer
+    /// is then trusted only for the cache bound). An `iss` other than the issuer's is refused;
+    /// an answer without one is the issuer's, and says so in its claims.
+    package func verifyIntrospected(
+        _ answer: [String: ClaimValue], issuer: IssuerConfig, for server: ServerConfig, trustedUntil: Double, now: Double
+    ) throws(TokenFailure) -> VerifiedToken {
+        let issuerID = issuer.id.value
+        func failure(_ reason: TokenFailure.Reason, _ message: String) -> TokenFailure {
+            TokenFailure(reason, message, issuerID: issuerID)
+        }
+        var claims = answer
+        claims["active"] = nil
+        switch claims["iss"] {
+        case nil: claims["iss"] = .string(issuer.issuer.value)
+        case .string(issuer.issuer.value)?: break
+        default: throw failure(.issuerUntrusted, "the introspection answer names another issuer")
+        }
+        guard server.issuers.contains(where: { $0.value == issuerID }) else {
+            throw failure(.issuerUntrusted, "server '\(server.id.value)' does not accept tokens from issuer '\(issuerID)'")
+        }
+        let expiresAt = try checkTimes(claims, leeway: Double(issuer.leewaySeconds), now: now, expRequired: false, failure: failure)
+        try checkAudience(claims, for: server, failure: failure)
+        var verified = VerifiedToken(
+            identity: Identity(claims: claims, issuer: issuer), issuerID: issuerID, kid: nil, expiresAt: min(expiresAt ?? trustedUntil, trustedUntil)
+        )
+        verified.introspected = true
+        return verified
+    }
+
+    /// `exp` (required unless `expRequired` is false), `nbf` and `iat` with the leeway.
+    /// - Returns: `exp`, when present.
+    private func checkTimes(
+        _ claims: [String: ClaimValue], leeway: Double, now: Double, expRequired: Bool, failure: (TokenFailure.Reason, String) -> TokenFailure
+    ) throws(TokenFailure) -> Double? {
+        var expiresAt: Double?
+        if let value = claims["exp"] {
+            guard let exp = Self.seconds(value) else {
+                throw failure(.claimsInvalid, "exp \(expRequired ? "is required and " : "")must be a number of seconds from 1970 to 9999")
+            }
+            if now > exp + leeway { throw failure(.tokenExpired, "token expired") }
+            expiresAt = exp
+        } else if expRequired {
             throw failure(.claimsInvalid, "exp is required and must be a number of seconds from 1970 to 9999")
         }
-        if now > exp + leeway { throw failure(.tokenExpired, "token expired") }
         if let value = claims["nbf"] {
             guard let nbf = Self.seconds(value) else { throw failure(.claimsInvalid, "nbf must be a number of seconds from 1970 to 9999") }
             if nbf > now + leeway { throw failure(.tokenNotYetValid, "token is not valid before its nbf") }
@@ -81,6 +132,13 @@ package struct TokenVerifier: Sendable {
             guard let iat = Self.seconds(value) else { throw failure(.claimsInvalid, "iat must be a number of seconds from 1970 to 9999") }
             if iat > now + leeway { throw failure(.tokenNotYetValid, "token was issued in the future") }
         }
+        return expiresAt
+    }
+
+    /// `aud` names the server's resource or one of its audiences.
+    private func checkAudience(
+        _ claims: [String: ClaimValue], for server: ServerConfig, failure: (TokenFailure.Reason, String) -> TokenFailure
+    ) throws(TokenFailure) {
         let accepted = Set((server.resource.map { [$0.value] } ?? []) + server.audiences.map(\.value))
         let audiences: [String]
         switch claims["aud"] {
@@ -91,9 +149,6 @@ package struct TokenVerifier: Sendable {
         guard audiences.contains(where: accepted.contains) else {
             throw failure(.audienceMismatch, "aud does not name server '\(server.id.value)'")
         }
-        return VerifiedToken(
-            identity: Identity(claims: claims, issuer: issuer), issuerID: issuerID, kid: kid, expiresAt: exp
-        )
     }
 
     /// The signature stage alone, for any compact JWS (its payload need not be claims): the

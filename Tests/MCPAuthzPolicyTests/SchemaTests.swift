@@ -28,6 +28,7 @@ import Testing
             ("match", PolicyKeys.match, []),
             ("rule", PolicyKeys.rule, PolicyKeys.ruleRequired),
             ("limit", PolicyKeys.limit, PolicyKeys.limitRequired),
+            ("introspection", PolicyKeys.introspection, PolicyKeys.introspectionRequired),
             ("condition", PolicyKeys.condition, []),
             ("targets", PolicyKeys.targets, []),
         ] as [(String?, [String], [String])])

@@ -41,3 +41,15 @@ extension MintedTokenSet {
         return try PolicySnapshot.load(path: file).snapshot
     }
 }
+
+extension TokenAuthenticator {
+    /// Why a token is refused for a server now, or "accepted".
+    func outcome(_ token: String, for server: ServerConfig, in snapshot: PolicySnapshot) async -> String {
+        do {
+            _ = try await authenticate(token, for: server, in: snapshot, now: Date().timeIntervalSince1970)
+            return "accepted"
+        } catch {
+            return error.reason.rawValue
+        }
+    }
+}

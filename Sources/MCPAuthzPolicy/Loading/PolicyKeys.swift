@@ -6,8 +6,10 @@ package enum PolicyKeys {
     package static let issuer = [
         "id", "issuer", "jwks_uri", "jwks_file", "algorithms", "scope_claims", "email_claim",
         "require_email_verified", "groups_claim", "token_header", "leeway_seconds", "token_types",
-        "authorization_server", "secret_file",
+        "authorization_server", "secret_file", "introspection", "token_format",
     ]
+    package static let introspection = ["url", "client_id", "client_secret_file", "auth"]
+    package static let introspectionRequired = ["url", "client_id", "client_secret_file"]
     package static let issuerRequired = ["id", "issuer"]
     package static let server = [
         "id", "match", "resource", "audiences", "issuers", "scopes_supported", "authorization_servers", "rules", "audit_arguments", "catalog",

@@ -59,6 +59,12 @@ package struct PolicyLoader: Sendable {
             guard let file = policy.issuers[index].secretFile else { continue }
             policy.issuers[index].secretFile = checkSecret(file, of: policy.issuers[index], diagnostics: &diagnostics)
         }
+        for index in policy.issuers.indices {
+            guard let file = policy.issuers[index].introspection?.clientSecretFile else { continue }
+            if let checked = checkClientSecret(file, of: policy.issuers[index], diagnostics: &diagnostics) {
+                policy.issuers[index].introspection?.clientSecretFile = checked
+            }
+        }
         diagnostics += PolicyValidator.problems(in: policy)
         let errors = diagnostics.filter { $0.severity == .error }
         guard errors.isEmpty else { throw PolicyLoadError(Self.sorted(errors)) }
@@ -161,6 +167,31 @@ package struct PolicyLoader: Sendable {
             diagnostics.append(
                 PolicyDiagnostic(
                     "secret_file \(file) may be read by others (mode \(String(mode, radix: 8))); chmod 600 it", at: path.location, severity: .warning
+                )
+            )
+        }
+        return Located(file, at: path.location)
+    }
+
+    /// An introspection client secret file, resolved against its policy file's folder: readable,
+    /// not empty, and (warned) readable by its owner only. Read again on every introspection
+    /// call, so a rotated secret is used at once; never part of a diagnostic or the revision.
+    func checkClientSecret(_ path: Located<String>, of issuer: IssuerConfig, diagnostics: inout [PolicyDiagnostic]) -> Located<String>? {
+        let file = Self.catalogFile(path.value, declaredIn: issuer.location.file)
+        do throws(BoundedFile.Failure) {
+            guard !Self.secret(in: Array(try BoundedFile.read(file, maxBytes: IssuerConfig.maxSecretBytes))).isEmpty else {
+                diagnostics.append(PolicyDiagnostic("client_secret_file \(file) is empty", at: path.location))
+                return nil
+            }
+        } catch {
+            diagnostics.append(PolicyDiagnostic("client_secret_file \(file): \(error.description)", at: path.location))
+            return nil
+        }
+        if let mode = (try? FileManager.default.attributesOfItem(atPath: file))?[.posixPermissions] as? Int, mode & 0o077 != 0 {
+            diagnostics.append(
+                PolicyDiagnostic(
+                    "client_secret_file \(file) may be read by others (mode \(String(mode, radix: 8))); chmod 600 it", at: path.location,
+                    severity: .warning
                 )
             )
         }

@@ -97,7 +97,57 @@ extension YAMLNodeReader {
         if let node = fields["token_types"], let list = stringList(node, what: "token_types") {
             config.tokenTypes = list.map(\.value)
         }
+        if let node = fields["introspection"] {
+            config.introspection = introspection(node)
+            config.tokenFormat = .opaque
+        }
+        if let node = fields["token_format"], let text = string(node, what: "token_format") {
+            let formats = TokenFormat.allCases.map(\.rawValue)
+            if let format = TokenFormat(rawValue: text.value) {
+                config.tokenFormat = format
+                if format != .jwt, fields["introspection"] == nil {
+                    error(
+                        "token_format \(format.rawValue) needs introspection: { url, client_id, client_secret_file } on issuer '\(id.value)'",
+                        at: node)
+                }
+            } else {
+                error(
+                    "token_format must be \(formats.joined(separator: ", ")), found '\(text.value)'\(Suggestion.hint(for: text.value, in: formats))",
+                    at: node)
+            }
+        }
+        if config.tokenFormat == .opaque, let node = fields["jwks_uri"] ?? fields["jwks_file"] ?? fields["secret_file"] {
+            error(
+                "issuer '\(id.value)' introspects every token (token_format opaque), so it has no signing keys to set; use token_format both to verify its JWTs too",
+                at: node)
+        }
         return config
+    }
+
+    /// `introspection: { url, client_id, client_secret_file, auth }`.
+    mutating func introspection(_ node: Node) -> IntrospectionConfig? {
+        guard
+            let fields = fields(
+                node, what: "introspection", allowed: PolicyKeys.introspection, required: PolicyKeys.introspectionRequired),
+            let url = fields["url"].flatMap({ url($0, what: "introspection url") }),
+            let clientID = fields["client_id"].flatMap({ string($0, what: "client_id") }),
+            let secretFile = fields["client_secret_file"].flatMap({ string($0, what: "client_secret_file") })
+        else { return nil }
+        var auth = IntrospectionConfig.ClientAuth.basic
+        if let node = fields["auth"], let text = string(node, what: "auth") {
+            let choices = IntrospectionConfig.ClientAuth.allCases.map(\.rawValue)
+            if let chosen = IntrospectionConfig.ClientAuth(rawValue: text.value) {
+                auth = chosen
+            } else {
+                error(
+                    "auth must be \(choices.joined(separator: " or ")), found '\(text.value)'\(Suggestion.hint(for: text.value, in: choices))",
+                    at: node)
+            }
+        }
+        if clientID.value.isEmpty || clientID.value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+            error("client_id must be a non-empty string without control characters", at: clientID.location)
+        }
+        return IntrospectionConfig(url: url, clientID: clientID.value, clientSecretFile: secretFile, auth: auth)
     }
 
     static func algorithmProblem(_ algorithm: String) -> String {

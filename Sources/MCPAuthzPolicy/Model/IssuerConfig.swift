@@ -12,6 +12,10 @@ package struct IssuerConfig: Sendable {
     /// resolved against the policy file's folder once loaded. Never read into the policy: the
     /// key cache reads it, and nothing logs it.
     package var secretFile: Located<String>? = nil
+    /// RFC 7662 token introspection: where and as whom this issuer's opaque tokens are checked.
+    package var introspection: IntrospectionConfig? = nil
+    /// Which tokens of this issuer are verified locally as JWTs and which are introspected.
+    package var tokenFormat: TokenFormat = .jwt
     /// Signature algorithms accepted from this issuer.
     package var algorithms: [Located<String>]
     /// Claims scopes are read from, in order; each may be a space-delimited string or an array.
@@ -51,4 +55,36 @@ package struct IssuerConfig: Sendable {
 
     /// Whether the issuer signs with a shared secret.
     package var usesSharedSecret: Bool { secretFile != nil }
+    /// Whether the sidecar needs this issuer's signing keys (an issuer whose tokens are all
+    /// introspected has none to fetch).
+    package var verifiesJWTs: Bool { tokenFormat != .opaque }
+}
+
+/// How an issuer's tokens are verified.
+package enum TokenFormat: String, Sendable, CaseIterable {
+    /// Compact JWS, verified with the issuer's keys (the default without `introspection`).
+    case jwt
+    /// Any token, sent to the issuer's introspection endpoint (the default with it).
+    case opaque
+    /// A token that parses as a JWS naming this issuer is verified as a JWT; any other is introspected.
+    case both
+}
+
+/// Where and how the sidecar asks an issuer whether a token is active (RFC 7662).
+package struct IntrospectionConfig: Sendable {
+    /// How the sidecar authenticates to the endpoint (RFC 6749 §2.3.1).
+    package enum ClientAuth: String, Sendable, CaseIterable {
+        /// `Authorization: Basic` with the form-encoded client id and secret.
+        case basic
+        /// `client_id` and `client_secret` in the request body.
+        case post
+    }
+
+    /// The endpoint: https, or http on loopback only. Tokens are sent nowhere else.
+    package var url: Located<String>
+    package var clientID: String
+    /// A file holding the client secret, resolved against the policy file's folder once loaded;
+    /// read on every call to the endpoint, never kept in the policy and never logged.
+    package var clientSecretFile: Located<String>
+    package var auth: ClientAuth
 }

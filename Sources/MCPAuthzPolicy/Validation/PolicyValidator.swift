@@ -78,6 +78,14 @@ enum PolicyValidator {
         func error(_ message: String, _ location: SourceLocation) {
             problems.append(PolicyDiagnostic(message, at: location))
         }
+        // An opaque token names no issuer: it goes to the one introspecting issuer the server
+        // accepts, never to several (each would see a token that may not be its own).
+        let introspecting = server.issuers.filter { issuers[$0.value].map { $0.tokenFormat != .jwt } ?? false }
+        if introspecting.count > 1 {
+            error(
+                "server '\(server.id.value)' accepts \(introspecting.count) issuers that introspect tokens (\(introspecting.map(\.value).joined(separator: ", "))); an opaque token names no issuer, so it could only be sent to all of them: keep one",
+                introspecting[1].location)
+        }
         let accepted = Set(server.issuers.map(\.value))
         for reference in server.issuers where issuers[reference.value] == nil {
             error(

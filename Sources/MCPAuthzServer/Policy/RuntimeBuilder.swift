@@ -9,8 +9,9 @@ import Metrics
 ///
 /// An issuer whose key source (issuer URL, JWKS URI or file, algorithms) is unchanged keeps its
 /// key cache across reloads, so a policy edit never makes the sidecar refetch every JWKS or
-/// drop keys it has. Verified tokens are never carried over: claims mapping, audiences and
-/// accepted issuers may all have changed.
+/// drop keys it has. Verified tokens and introspection answers are never carried over: claims
+/// mapping, audiences and accepted issuers may all have changed. An issuer whose tokens are all
+/// introspected has no key cache.
 package struct RuntimeBuilder: Sendable {
     let settings: SidecarSettings
     let httpClient: HTTPClient
@@ -34,8 +35,16 @@ package struct RuntimeBuilder: Sendable {
         if let audit { onRefresh = { outcome in Self.record(outcome, in: audit) } }
         var caches: [String: JWKSCache] = [:]
         var keySources: [String: KeySource] = [:]
+        var introspectors: [String: Introspector] = [:]
         for issuer in loaded.policy.issuers {
             let id = issuer.id.value
+            // Introspection answers are never carried over, as verified tokens are not.
+            if let config = issuer.introspection {
+                introspectors[id] = Introspector(
+                    issuer: issuer, config: config, client: httpClient, settings: settings.introspection, logger: logger, metrics: metrics
+                )
+            }
+            guard issuer.verifiesJWTs else { continue }
             let source = KeySource(issuer)
             keySources[id] = source
             if let previous, previous.keySources[id] == source, let kept = previous.authenticator.caches[id] {
@@ -48,7 +57,7 @@ package struct RuntimeBuilder: Sendable {
             }
         }
         let authenticator = TokenAuthenticator(
-            caches: caches, verifiedTokens: VerifiedTokenCache(capacity: settings.tokenCacheCapacity, metrics: metrics),
+            caches: caches, introspectors: introspectors, verifiedTokens: VerifiedTokenCache(capacity: settings.tokenCacheCapacity, metrics: metrics),
             verifier: TokenVerifier(maxTokenBytes: settings.maxTokenBytes)
         )
         return PolicyRuntime(
