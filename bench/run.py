@@ -32,6 +32,8 @@ core 1, so every contestant gets the same single core:
   L  B with an opaque token of an issuer whose tokens are introspected (RFC 7662) against a
      stub endpoint on 127.0.0.1: the endpoint is asked once, every later request is decided
      from the kept answer (L/B; goal at least 0.9).
+  M  B with a DPoP-bound token (RFC 9449) and a new ES256 proof on every request (made before
+     the run by cryptography): the proof's signature, binding, URL and replay check each time.
 Every contestant runs once per round, round-robin (--rounds, default 3), and the medians are
 reported, so that this VM's drifting speed falls on all alike. Then: B's p99 at half of B's
 peak rate (wrk with a random per-connection delay), and A's at half of A's for scale, mcp-authz's resident memory
@@ -236,6 +238,48 @@ def introspection_endpoint():
     return serve_posts(answer), calls
 
 
+class DPoPClient:
+    """A client's ES256 key (cryptography), its RFC 7638 thumbprint, and one-use proofs."""
+
+    def __init__(self):
+        import base64
+        import hashlib
+        from cryptography.hazmat.primitives.asymmetric import ec
+        self.b64 = lambda data: base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+        self.sha256 = lambda data: hashlib.sha256(data).digest()
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        numbers = self.key.public_key().public_numbers()
+        jwk = {"crv": "P-256", "kty": "EC", "x": self.b64(numbers.x.to_bytes(32, "big")), "y": self.b64(numbers.y.to_bytes(32, "big"))}
+        self.header = self.b64(json.dumps({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}, separators=(",", ":")).encode())
+        self.thumbprint = self.b64(self.sha256(json.dumps(jwk, separators=(",", ":"), sort_keys=True).encode()))
+
+    def write_proofs(self, path, count, token, url):
+        """`count` proofs, each with its own jti, for a POST to `url` with `token`, one per line."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+        ath, now = self.b64(self.sha256(token.encode())), int(time.time())
+        with open(path, "w") as out:
+            for i in range(count):
+                claims = {"jti": f"bench-{path.stem}-{i}", "htm": "POST", "htu": url, "iat": now, "ath": ath}
+                signing_input = self.header + "." + self.b64(json.dumps(claims, separators=(",", ":")).encode())
+                r, s_ = decode_dss_signature(self.key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+                out.write(signing_input + "." + self.b64(r.to_bytes(32, "big") + s_.to_bytes(32, "big")) + "\n")
+
+
+def dpop_script(path, token, proofs_file):
+    """B's request with `Authorization: DPoP` and the next proof of the file on every request."""
+    lines = ['wrk.method = "GET"', 'wrk.path = "/auth"', 'wrk.headers["X-Original-Method"] = "POST"',
+             'wrk.headers["X-Original-URI"] = "/mcp"', 'wrk.headers["X-Forwarded-Host"] = "todos.bench.example"',
+             'wrk.headers["X-Forwarded-Proto"] = "https"', 'wrk.headers["MCP-Protocol-Version"] = "2026-07-28"',
+             'wrk.headers["Mcp-Method"] = "tools/call"', 'wrk.headers["Mcp-Name"] = "get_todo"',
+             f'wrk.headers["Authorization"] = "DPoP {token}"',
+             "local proofs = {}", f'for line in io.lines("{proofs_file}") do proofs[#proofs + 1] = line end',
+             "local i = 0", "request = function()", "  i = i + 1", '  wrk.headers["DPoP"] = proofs[i]', "  return wrk.format()", "end"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def auth_script(path, tool, token=None, tokens_file=None, delay_ms=None):
     """A wrk script asking /auth as nginx's auth_request would for a 2026-07-28 tools/call."""
     lines = ['wrk.method = "GET"', 'wrk.path = "/auth"',
@@ -432,6 +476,15 @@ def run(args):
     (work / "introspected.yaml").write_text(
         introspected_policy(keys, f"http://127.0.0.1:{endpoint.server_address[1]}/introspect"))
     opaque = "opaque-bench-" + os.urandom(16).hex()
+    # M: a bound token and enough one-use proofs for a warm-up and a run per round (each round
+    # starts a new sidecar, whose replay cache is empty); a proof used twice would be refused.
+    dpop_client = DPoPClient()
+    bound = keys.token(sub="user-reader", cnf={"jkt": dpop_client.thumbprint})
+    warm_proofs, run_proofs = work / "proofs-warm.txt", work / "proofs-run.txt"
+    if not args.only or "M" in args.only:
+        print("making one-use DPoP proofs (cryptography)", flush=True)
+        dpop_client.write_proofs(warm_proofs, 2_000 if args.smoke else 60_000, bound, RESOURCE)
+        dpop_client.write_proofs(run_proofs, 20_000 if args.smoke else 300_000, bound, RESOURCE)
     (work / "large.yaml").write_text(large_policy(keys, rules=1000 if args.smoke else 10_000,
                                                   emails=10_000 if args.smoke else 100_000))
     asked = {"X-Original-Method": "POST", "X-Original-URI": "/mcp", "MCP-Protocol-Version": "2026-07-28",
@@ -494,6 +547,18 @@ def run(args):
         bench.measure("L", base, auth_script(work / "l.lua", "get_todo", token=opaque))
         if len(introspections) != asked_before:
             raise SystemExit(f"L: the endpoint was asked {len(introspections) - asked_before} times under load; the answer was not kept")
+        bench.stop(sidecar)
+
+    def dpop_per_request():
+        # B with a DPoP-bound token: a new proof checked on every request. Warm-up and run use
+        # different proofs (each wrk run starts its file from the top).
+        sidecar, base = bench.serve(work / "small.yaml", "sidecar-m", "--audit", str(work / "audit-m.jsonl"),
+                                    "--dpop-max-age", "3600", "--dpop-replay-cache-size", "1000000")
+        if bench.warmup:
+            bench.wrk(base, dpop_script(work / "m-warm.lua", bound, warm_proofs), seconds=bench.warmup)
+        result = bench.wrk(base, dpop_script(work / "m.lua", bound, run_proofs))
+        bench.rounds.setdefault("M", []).append(result)
+        print(f"  M: {result['rps']:,.0f} req/s, p50 {result['p50']:.3f} ms, p99 {result['p99']:.3f} ms", flush=True)
         bench.stop(sidecar)
 
     def cached_audit_off():
@@ -574,7 +639,8 @@ def run(args):
                    "I": ("nginx auth_request -> nginx 204 -> upstream (the bound for any auth_request sidecar)", nginx_auth_bound),
                    "J": ("B with a shadow policy set (--shadow-policies) decided beside it", shadow_policy),
                    "K": ("B with two limits counting every request", limited),
-                   "L": ("B with an opaque token introspected once (RFC 7662), then decided from the kept answer", introspected)}
+                   "L": ("B with an opaque token introspected once (RFC 7662), then decided from the kept answer", introspected),
+                   "M": ("B with a DPoP-bound token and a new ES256 proof on every request", dpop_per_request)}
     try:
         # Round-robin, so that drift of this machine's speed during the run (seen up to 2x over
         # minutes on this VM) falls on every contestant alike; medians are reported.
@@ -691,7 +757,8 @@ def report(results, extra, args):
             ("G", "mcp-authz, 10,000 rules + 100,000 emails"), ("H", "SwiftNIO HTTP/1 return 204 (stack limit)"),
             ("I", "nginx auth_request -> nginx 204 -> upstream (auth_request bound)"),
             ("J", "B with a shadow policy set"), ("K", "B with two limits counting every request"),
-            ("L", "B with an introspected opaque token (answer kept)")]
+            ("L", "B with an introspected opaque token (answer kept)"),
+            ("M", "B with DPoP: a new ES256 proof verified per request")]
     print()
     print(f"| | contestant (server on 1 core, wrk -t1 -c{CONNECTIONS} on the other; median of {args.rounds} "
           f"round{'s' if args.rounds > 1 else ''}) | req/s | p50 ms | p99 ms |")
@@ -711,7 +778,7 @@ def report(results, extra, args):
     goals = [("B/A", "B", "A", 0.5), ("D/A", "D", "A", None), ("B/E", "B", "E", 3), ("D/E", "D", "E", None),
              ("G/B", "G", "B", 0.9), ("B/C", "B", "C", 0.9), ("F/A", "F", "A", None), ("F/I", "F", "I", None),
              ("H/A", "H", "A", None), ("B/H", "B", "H", None), ("J/B", "J", "B", 0.85), ("K/B", "K", "B", 0.9),
-             ("L/B", "L", "B", 0.9)]
+             ("L/B", "L", "B", 0.9), ("M/B", "M", "B", None), ("M/D", "M", "D", None)]
     print("| ratio | value | goal |")
     print("| --- | ---: | --- |")
     for name, top, bottom, goal in goals:

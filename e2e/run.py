@@ -388,6 +388,7 @@ def main():
         header = json.loads(base64.urlsafe_b64decode(machine.split(".")[0] + "=="))
         check("glewlwyd's tokens really are at+jwt", header.get("typ") == "at+jwt", str(header))
         introspection_checks(stack)
+        dpop_checks(stack, issuer, todos)
 
         # An older client through plain auth_request: the body never reaches mcp-authz and
         # the client sends no Mcp-* headers, so it is refused (fail closed), never guessed.
@@ -536,6 +537,48 @@ def introspection_checks(stack):
               for r in agent), json.dumps(agent[-3:]))
     reasons = {r.get("reason") for r in records if r.get("event") == "decision"}
     check("audit: the revoked token and the unknown one were refused as token_inactive", "token_inactive" in reasons, str(reasons))
+
+
+def dpop_checks(stack, issuer, todos):
+    """A DPoP-bound token (cnf.jkt) of the local issuer with proofs made here by PyJWT, through
+    both nginx configurations: nginx passes the DPoP header and X-Forwarded-Proto, so a proof
+    for this request passes once, and a replay, a Bearer use or a proof for https are refused
+    with the DPoP challenge."""
+    import hashlib
+    import uuid
+    from cryptography.hazmat.primitives.asymmetric import ec
+    key = ec.generate_private_key(ec.SECP256R1())
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    canonical = json.dumps({k: jwk[k] for k in ["crv", "kty", "x", "y"]}, separators=(",", ":"), sort_keys=True)
+    def b64(data):
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    token = issuer.token(todos, sub="user-dpop", scope="read:todos", cnf={"jkt": b64(hashlib.sha256(canonical.encode()).digest())})
+    def proof(url="http://mcp.example.com/todos/mcp"):
+        claims = {"jti": str(uuid.uuid4()), "htm": "POST", "htu": url, "iat": int(time.time()),
+                  "ath": b64(hashlib.sha256(token.encode()).digest())}
+        return jwt.encode(claims, key, algorithm="ES256", headers={"typ": "dpop+jwt", "jwk": jwk})
+    discover = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}}).encode()
+    def ask(config, authorization, dpop):
+        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+                   "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "server/discover", "Authorization": authorization}
+        if dpop:
+            headers["DPoP"] = dpop
+        status, got, body = stack.raw(config, "/todos/mcp", headers, discover)
+        return status, {k.lower(): v for k, v in got.items()}, body
+    for config in ["plain", "body"]:
+        first = proof()
+        status, _, body = ask(config, f"DPoP {token}", first)
+        check(f"DPoP via {config} nginx: a bound token with its proof for this request reaches the server (server/discover)",
+              status == 200 and '"capabilities"' in body, f"{status} {body[:300]}")
+        for name, authorization, dpop, reason in [("the same proof again", f"DPoP {token}", first, "dpop_proof_replayed"),
+                                                  ("the bound token as Bearer", f"Bearer {token}", proof(), "dpop_proof_missing"),
+                                                  ("a proof for https", f"DPoP {token}", proof("https://mcp.example.com/todos/mcp"),
+                                                   "dpop_url_mismatch")]:
+            status, got, body = ask(config, authorization, dpop)
+            check(f"DPoP via {config} nginx: {name}: 401 {reason} with the DPoP challenge",
+                  status == 401 and got.get("x-authz-reason") == reason
+                  and got.get("www-authenticate", "").startswith('DPoP error="invalid_dpop_proof"'), f"{status} {got} {body[:300]}")
 
 
 def limit_checks(stack, issuer, images, alice):

@@ -281,6 +281,22 @@ struct ServerLimitOptions: ParsableArguments {
     @Option(help: "Seconds allowed for one call to an introspection endpoint. [env: MCP_AUTHZ_INTROSPECTION_TIMEOUT] (default: 5)")
     var introspectionTimeout: Double?
 
+    @Option(
+        help: """
+            Seconds a DPoP proof stays acceptable after its iat (a proof from the future is allowed the issuer's leeway). \
+            [env: MCP_AUTHZ_DPOP_MAX_AGE] (default: 60)
+            """
+    )
+    var dpopMaxAge: Double?
+
+    @Option(
+        help: """
+            DPoP proof ids remembered to refuse replays, per replica; when full, new proofs are refused rather than an id \
+            forgotten early. [env: MCP_AUTHZ_DPOP_REPLAY_CACHE_SIZE] (default: 100000)
+            """
+    )
+    var dpopReplayCacheSize: Int?
+
     func settings(policyPath: String, environment: [String: String]) throws -> SidecarSettings {
         var settings = SidecarSettings(policyPath: policyPath)
         func positive(_ flag: Int?, _ variable: String, _ fallback: Int) throws -> Int {
@@ -332,6 +348,9 @@ struct ServerLimitOptions: ParsableArguments {
         settings.introspection.negativeTTL = min(settings.introspection.negativeTTL, settings.introspection.cacheTTL)
         settings.introspection.timeout = try seconds(introspectionTimeout, "MCP_AUTHZ_INTROSPECTION_TIMEOUT", settings.introspection.timeout)
         settings.introspection.cacheCapacity = settings.tokenCacheCapacity
+        let maxAge = try seconds(dpopMaxAge, "MCP_AUTHZ_DPOP_MAX_AGE", .seconds(Int(settings.dpop.maxAge))).components
+        settings.dpop.maxAge = Double(maxAge.seconds) + Double(maxAge.attoseconds) / 1e18
+        settings.dpop.replayCapacity = try positive(dpopReplayCacheSize, "MCP_AUTHZ_DPOP_REPLAY_CACHE_SIZE", settings.dpop.replayCapacity)
         return settings
     }
 }

@@ -84,7 +84,9 @@ package struct Sidecar: Sendable {
         )
         let limiter = RateLimiter(maxKeys: settings.maxLimitKeys, dropped: metrics.limitKeysDropped)
         let responder = SidecarResponder(
-            authorizer: Authorizer(store: store, metrics: metrics, audit: audit, shadow: shadow, limiter: limiter), settings: settings,
+            authorizer: Authorizer(
+                store: store, metrics: metrics, audit: audit, shadow: shadow, limiter: limiter, dpop: DPoPVerifier(settings: settings.dpop)
+            ), settings: settings,
             metrics: metrics, logger: logger, extra: extra
         )
         let address: BindAddress

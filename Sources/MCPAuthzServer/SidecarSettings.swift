@@ -21,6 +21,8 @@ package struct SidecarSettings: Sendable {
     package var jwks = JWKSCacheSettings()
     /// Token introspection: the answers' cache bound, the call's deadline and bounds.
     package var introspection = IntrospectionSettings()
+    /// DPoP proofs: how old one may be, how many proof ids are remembered.
+    package var dpop = DPoPSettings()
     /// Verified tokens kept (until their `exp`), across servers.
     package var tokenCacheCapacity = 10_000
     /// Most keys the limits keep state for (least recently used dropped first).

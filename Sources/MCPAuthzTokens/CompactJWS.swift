@@ -16,6 +16,9 @@ struct CompactJWS: Sendable {
         var typ: String?
         /// Critical extensions (RFC 7515 §4.1.11); mcp-authz understands none, so any rejects.
         var crit: [String]?
+        /// An embedded public key (RFC 7515 §4.1.3): never used to verify a token, only a DPoP
+        /// proof, whose key it is by definition.
+        var jwk: [String: ClaimValue]?
     }
 
     /// Bounds on each part, applied before decoding it.
@@ -64,6 +67,11 @@ struct CompactJWS: Sendable {
         case nil: break
         case let .string(typ)?: header.typ = typ
         default: throw TokenFailure(.tokenMalformed, "token header typ is not a string")
+        }
+        switch headerObject["jwk"] {
+        case nil: break
+        case let .object(jwk)?: header.jwk = jwk
+        default: throw TokenFailure(.tokenMalformed, "token header jwk is not a JSON object")
         }
         if let crit = headerObject["crit"] {
             header.crit = crit.stringSet

@@ -35,6 +35,25 @@ package struct TokenFailure: Error, Sendable, Equatable, CustomStringConvertible
         /// The issuer's introspection endpoint gave no usable answer (down, slow, an error
         /// status, or a body that is not an RFC 7662 answer): refused, never allowed from memory.
         case introspectionUnavailable = "introspection_unavailable"
+        /// A DPoP-bound token (`cnf.jkt`) sent without a proof, or as Bearer (RFC 9449 §7).
+        case dpopProofMissing = "dpop_proof_missing"
+        /// The proof is not a valid DPoP JWT: shape, `typ`, `alg`, `jwk` (absent, private,
+        /// unusable), signature, claims, several `DPoP` headers, or DPoP for an issuer with it off.
+        case dpopProofInvalid = "dpop_proof_invalid"
+        /// The proof's key is not the one the token is bound to (or the token is bound to none).
+        case dpopKeyMismatch = "dpop_key_mismatch"
+        /// The proof's `ath` is missing or not the hash of the token.
+        case dpopAthMismatch = "dpop_ath_mismatch"
+        /// The proof's `htm` is not the request's method.
+        case dpopMethodMismatch = "dpop_method_mismatch"
+        /// The proof's `htu` is not the request's URL (or that URL is not known).
+        case dpopURLMismatch = "dpop_url_mismatch"
+        /// The proof's `iat` is outside the accepted window.
+        case dpopProofStale = "dpop_proof_stale"
+        /// The proof's `jti` was seen before within the window.
+        case dpopProofReplayed = "dpop_proof_replayed"
+        /// Too many recent proofs are remembered to take a new one safely.
+        case dpopReplayCacheFull = "dpop_replay_cache_full"
     }
 
     package var reason: Reason
@@ -52,4 +71,7 @@ package struct TokenFailure: Error, Sendable, Equatable, CustomStringConvertible
     }
 
     package var description: String { "\(reason.rawValue): \(message)" }
+
+    /// Whether the token was good but its DPoP proof was not (`WWW-Authenticate: DPoP`).
+    package var isDPoP: Bool { reason.rawValue.hasPrefix("dpop_") }
 }

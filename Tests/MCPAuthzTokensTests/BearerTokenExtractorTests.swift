@@ -49,4 +49,24 @@ import Testing
         #expect(extract([("Authorization", "Bearer a.b.c\r\nX-Evil: 1")]) == "token_malformed")
         #expect(extract([("Authorization", "Bearer  a.b.c")]) == "token_malformed")
     }
+
+    @Test func everyB64tokenCharacterIsAcceptedAndNothingElse() {
+        #expect(extract([("Authorization", "Bearer aZ09-._~+/==")]) == "aZ09-._~+/==", "opaque tokens use the whole RFC 6750 b64token")
+        for bad in ["a=b", "=", "a b", "a\"b", "a,b", "a;b", "a%20", "a\u{7F}", "ä"] {
+            #expect(extract([("Authorization", "Bearer \(bad)")]) == "token_malformed", "\(bad)")
+        }
+    }
+
+    @Test func theDPoPSchemeCarriesTheTokenAndItsProofs() throws {
+        let presented = try BearerTokenExtractor.presented(for: server, in: snapshot) { name in
+            ["authorization": ["dPoP a.b.c"], "dpop": ["p.r.f"]][name.lowercased()] ?? []
+        }
+        #expect(presented.token == "a.b.c" && presented.scheme == .dpop && presented.proofs == ["p.r.f"])
+        #expect(extract([("Authorization", "DPoP a.b.c")]) == "a.b.c")
+        #expect(extract([("Authorization", "DPoPs a.b.c")]) == "token_missing")
+        let bearer = try BearerTokenExtractor.presented(for: server, in: snapshot) { name in
+            name.lowercased() == "authorization" ? ["Bearer a.b.c"] : []
+        }
+        #expect(bearer.scheme == .bearer && bearer.proofs.isEmpty)
+    }
 }

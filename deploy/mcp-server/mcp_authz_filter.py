@@ -30,7 +30,10 @@ class AuthzFilteredServer(MCPServer):
         result = await super()._handle_list_tools(ctx, params)
         request = getattr(ctx, "request", None)
         authorization = request.headers.get("authorization", "") if request is not None else ""
-        token = authorization[7:] if authorization[:7].lower() == "bearer " else None
+        scheme, _, credential = authorization.partition(" ")
+        # Bearer or DPoP: the list filter asks about the caller, whose request already passed
+        # mcp-authz with its DPoP proof.
+        token = credential.strip() if scheme.lower() in ("bearer", "dpop") and credential else None
         question = {"server": self._server_id, "token": token, "tools": [tool.name for tool in result.tools]}
         try:
             async with httpx.AsyncClient(timeout=self._timeout) as client:

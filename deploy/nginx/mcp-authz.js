@@ -302,12 +302,16 @@ async function permittedNames(r, server, names) {
     return permitted;
 }
 
-// The caller's token: Authorization's Bearer token, else the header $mcp_authz_token_header
+// The caller's token: Authorization's Bearer or DPoP token (a list filter does not check the
+// DPoP proof: the request itself passed /auth with it), else the header $mcp_authz_token_header
 // names (an issuer's token_header, such as Cf-Access-Jwt-Assertion).
 function callerToken(r) {
     const authorization = r.headersIn['Authorization'] || '';
     if (authorization.slice(0, 7).toLowerCase() === 'bearer ') {
         return authorization.slice(7).trim();
+    }
+    if (authorization.slice(0, 5).toLowerCase() === 'dpop ') {
+        return authorization.slice(5).trim();
     }
     const header = r.variables.mcp_authz_token_header;
     return header ? (r.headersIn[header] || null) : null;

@@ -6,7 +6,7 @@ package enum PolicyKeys {
     package static let issuer = [
         "id", "issuer", "jwks_uri", "jwks_file", "algorithms", "scope_claims", "email_claim",
         "require_email_verified", "groups_claim", "token_header", "leeway_seconds", "token_types",
-        "authorization_server", "secret_file", "introspection", "token_format",
+        "authorization_server", "secret_file", "introspection", "token_format", "dpop",
     ]
     package static let introspection = ["url", "client_id", "client_secret_file", "auth"]
     package static let introspectionRequired = ["url", "client_id", "client_secret_file"]

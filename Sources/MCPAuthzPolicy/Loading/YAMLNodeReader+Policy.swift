@@ -116,6 +116,14 @@ extension YAMLNodeReader {
                     at: node)
             }
         }
+        if let node = fields["dpop"], let text = string(node, what: "dpop") {
+            let modes = DPoPMode.allCases.map(\.rawValue)
+            if let mode = DPoPMode(rawValue: text.value) {
+                config.dpop = mode
+            } else {
+                error("dpop must be \(modes.joined(separator: ", ")), found '\(text.value)'\(Suggestion.hint(for: text.value, in: modes))", at: node)
+            }
+        }
         if config.tokenFormat == .opaque, let node = fields["jwks_uri"] ?? fields["jwks_file"] ?? fields["secret_file"] {
             error(
                 "issuer '\(id.value)' introspects every token (token_format opaque), so it has no signing keys to set; use token_format both to verify its JWTs too",

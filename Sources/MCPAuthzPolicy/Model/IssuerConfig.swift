@@ -16,6 +16,8 @@ package struct IssuerConfig: Sendable {
     package var introspection: IntrospectionConfig? = nil
     /// Which tokens of this issuer are verified locally as JWTs and which are introspected.
     package var tokenFormat: TokenFormat = .jwt
+    /// Whether this issuer's tokens must, may or may not be sender-constrained (RFC 9449 DPoP).
+    package var dpop: DPoPMode = .allowed
     /// Signature algorithms accepted from this issuer.
     package var algorithms: [Located<String>]
     /// Claims scopes are read from, in order; each may be a space-delimited string or an array.
@@ -58,6 +60,16 @@ package struct IssuerConfig: Sendable {
     /// Whether the sidecar needs this issuer's signing keys (an issuer whose tokens are all
     /// introspected has none to fetch).
     package var verifiesJWTs: Bool { tokenFormat != .opaque }
+}
+
+/// How an issuer's tokens are bound to the client that presents them (RFC 9449).
+package enum DPoPMode: String, Sendable, CaseIterable {
+    /// Every token must carry `cnf.jkt` and come with a valid DPoP proof.
+    case required
+    /// A token with `cnf.jkt` must come with a valid proof; one without may be sent as Bearer.
+    case allowed
+    /// DPoP is not accepted: `Authorization: DPoP` is refused, and `cnf.jkt` is not enforced.
+    case off
 }
 
 /// How an issuer's tokens are verified.

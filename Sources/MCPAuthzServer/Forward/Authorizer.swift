@@ -8,8 +8,8 @@ package struct AuthzQuestion {
     package var runtime: PolicyRuntime
     /// The server asked about; nil when none matched.
     package var serverID: String?
-    /// Finds the request's token for the server.
-    package var token: (ServerConfig) throws(TokenFailure) -> String
+    /// Finds the request's token for the server, as presented (scheme, DPoP proofs, the request).
+    package var token: (ServerConfig) throws(TokenFailure) -> PresentedToken
     /// What the request does, read for the server (whose catalog says which `Mcp-Param-*`
     /// headers carry arguments); nil for a decision on identity and server alone.
     package var messages: (ServerConfig) throws(RequestRejection) -> [MCPMessage]?
@@ -17,10 +17,14 @@ package struct AuthzQuestion {
     package var clientIP: String?
     /// Whether an allowed request counts against the server's limits (a list filter does not).
     package var limited: Bool
+    /// Whether the token's DPoP binding is checked (a list filter, asked by the MCP server after
+    /// the request itself passed, does not check it).
+    package var checksProof: Bool
 
     package init(
-        runtime: PolicyRuntime, serverID: String?, token: @escaping (ServerConfig) throws(TokenFailure) -> String,
-        messages: @escaping (ServerConfig) throws(RequestRejection) -> [MCPMessage]?, clientIP: String? = nil, limited: Bool = true
+        runtime: PolicyRuntime, serverID: String?, token: @escaping (ServerConfig) throws(TokenFailure) -> PresentedToken,
+        messages: @escaping (ServerConfig) throws(RequestRejection) -> [MCPMessage]?, clientIP: String? = nil, limited: Bool = true,
+        checksProof: Bool = true
     ) {
         self.runtime = runtime
         self.serverID = serverID
@@ -28,6 +32,7 @@ package struct AuthzQuestion {
         self.messages = messages
         self.clientIP = clientIP
         self.limited = limited
+        self.checksProof = checksProof
     }
 }
 
@@ -45,11 +50,14 @@ package final class Authorizer: Sendable {
     let shadow: ShadowPolicy?
     /// The limits' state, across reloads.
     package let limiter: RateLimiter
+    /// DPoP proof checks and the proof ids seen, across reloads.
+    package let dpop: DPoPVerifier
 
     package init(
         store: PolicyStore, metrics: SidecarMetrics, audit: AuditLog?, shadow: ShadowPolicy? = nil,
-        limiter: RateLimiter = RateLimiter(maxKeys: 100_000)
+        limiter: RateLimiter = RateLimiter(maxKeys: 100_000), dpop: DPoPVerifier = DPoPVerifier()
     ) {
+        self.dpop = dpop
         self.store = store
         self.metrics = metrics
         self.audit = audit
@@ -74,11 +82,12 @@ package final class Authorizer: Sendable {
         switch prepare(question, started: .now) {
         case let .decided(outcome):
             return finish(outcome)
-        case let .verify(outcome, server, token, key):
+        case let .verify(outcome, server, presented, key):
             do throws(TokenFailure) {
                 let verified = try await question.runtime.authenticator.authenticate(
-                    token, key: key, for: server, in: question.runtime.snapshot, now: Date().timeIntervalSince1970
+                    presented.token, key: key, for: server, in: question.runtime.snapshot, now: Date().timeIntervalSince1970
                 )
+                try checkProof(question, presented, verified)
                 return finish(conclude(question, outcome, server, verified))
             } catch {
                 return finish(refused(outcome, error))
@@ -92,12 +101,13 @@ package final class Authorizer: Sendable {
         switch prepare(question, started: .now) {
         case let .decided(outcome):
             return finish(outcome)
-        case let .verify(outcome, server, token, key):
+        case let .verify(outcome, server, presented, key):
             do throws(TokenFailure) {
                 let attempt = try question.runtime.authenticator.authenticateNow(
-                    token, key: key, for: server, in: question.runtime.snapshot, now: Date().timeIntervalSince1970
+                    presented.token, key: key, for: server, in: question.runtime.snapshot, now: Date().timeIntervalSince1970
                 )
                 guard case let .verified(verified) = attempt else { return nil }
+                try checkProof(question, presented, verified)
                 return finish(conclude(question, outcome, server, verified))
             } catch {
                 return finish(refused(outcome, error))
@@ -137,8 +147,15 @@ package final class Authorizer: Sendable {
     /// What a question comes to before its token is verified.
     private enum Prepared {
         case decided(AuthzOutcome)
-        /// Verify `token` for `server`, then `conclude`.
-        case verify(AuthzOutcome, ServerConfig, token: String, key: VerifiedTokenCache.Key)
+        /// Verify the token for `server`, check its DPoP binding, then `conclude`.
+        case verify(AuthzOutcome, ServerConfig, PresentedToken, key: VerifiedTokenCache.Key)
+    }
+
+    /// The token's binding under its issuer's `dpop` mode: checked on every request (a proof is
+    /// for one request), never cached with the token.
+    private func checkProof(_ question: AuthzQuestion, _ presented: PresentedToken, _ verified: VerifiedToken) throws(TokenFailure) {
+        guard question.checksProof, let issuer = question.runtime.snapshot.issuers[verified.issuerID] else { return }
+        try dpop.check(presented, token: verified, mode: issuer.dpop, leeway: Double(issuer.leewaySeconds), now: Date().timeIntervalSince1970)
     }
 
     /// Finds the server and the token: no server or no token decides already.
@@ -152,17 +169,17 @@ package final class Authorizer: Sendable {
             outcome.detail = "no server of the policy matches the request"
             return .decided(outcome)
         }
-        let token: String
+        let presented: PresentedToken
         do throws(TokenFailure) {
-            token = try question.token(server)
+            presented = try question.token(server)
         } catch {
             outcome.tokenSent = error.reason != .tokenMissing
             return .decided(refused(outcome, error))
         }
         outcome.tokenSent = true
-        let key = VerifiedTokenCache.key(token: token, serverID: server.id.value)
+        let key = VerifiedTokenCache.key(token: presented.token, serverID: server.id.value)
         outcome.tokenFingerprint = key.fingerprint
-        return .verify(outcome, server, token: token, key: key)
+        return .verify(outcome, server, presented, key: key)
     }
 
     /// The argument paths a decision used, for the audit record, with their values when the

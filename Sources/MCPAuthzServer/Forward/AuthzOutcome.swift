@@ -59,7 +59,9 @@ extension AuthzOutcome {
     /// would lift; nil otherwise or when no server was named.
     func challenge(in runtime: PolicyRuntime) -> String? {
         guard let challenge = serverID.flatMap({ runtime.challenges[$0] }) else { return nil }
-        if status == 401 { return challenge.unauthorized(tokenSent: tokenSent) }
+        if status == 401 {
+            return reason.hasPrefix("dpop_") ? challenge.invalidProof() : challenge.unauthorized(tokenSent: tokenSent)
+        }
         if status == 403, !requiredScopes.isEmpty { return challenge.insufficientScope(requiredScopes) }
         return nil
     }

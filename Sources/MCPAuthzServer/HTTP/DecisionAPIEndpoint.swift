@@ -34,7 +34,7 @@ struct DecisionAPIEndpoint: Sendable {
             }
             let question = try DecideQuestion(body)
             let outcome = await decide(
-                server: question.server, token: question.bearerToken, messages: { [question.message] }, endpoint: "decide",
+                server: question.server, token: question.presentedToken, messages: { [question.message] }, endpoint: "decide",
                 request: request, runtime: runtime, clientIP: question.clientIP
             )
             return Response.json(.ok, decideAnswer(outcome, runtime: runtime))
@@ -46,7 +46,7 @@ struct DecisionAPIEndpoint: Sendable {
     /// Decides a question about a server named in the body (none when the policy has no such
     /// server), then logs the decision and hands its record to the audit log.
     private func decide(
-        server: String, token: @escaping () throws(TokenFailure) -> String, messages: @escaping () -> [MCPMessage]?,
+        server: String, token: @escaping () throws(TokenFailure) -> PresentedToken, messages: @escaping () -> [MCPMessage]?,
         endpoint: String, request: Request, runtime: PolicyRuntime, clientIP: String? = nil
     ) async -> AuthzOutcome {
         // A decision counts against the server's limits; a list filter does not (it asks what
@@ -55,7 +55,7 @@ struct DecisionAPIEndpoint: Sendable {
             AuthzQuestion(
                 runtime: runtime, serverID: runtime.snapshot.servers[server] == nil ? nil : server,
                 token: { _ throws(TokenFailure) in try token() }, messages: { _ in messages() }, clientIP: clientIP,
-                limited: endpoint == "decide"
+                limited: endpoint == "decide", checksProof: endpoint == "decide"
             )
         )
         outcome.log(to: logger, method: "API", path: "/v1/\(endpoint)")
@@ -94,7 +94,8 @@ struct DecisionAPIEndpoint: Sendable {
 
     private func filterAnswer(_ question: FilterQuestion, request: Request, runtime: PolicyRuntime) async -> [UInt8] {
         let outcome = await decide(
-            server: question.server, token: question.bearerToken, messages: { nil }, endpoint: "filter", request: request, runtime: runtime
+            server: question.server, token: { () throws(TokenFailure) in PresentedToken(token: try question.bearerToken()) }, messages: { nil },
+            endpoint: "filter", request: request, runtime: runtime
         )
         var json = JSONWriter()
         json.field("allow", outcome.allowed)

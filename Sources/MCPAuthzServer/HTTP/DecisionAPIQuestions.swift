@@ -23,6 +23,10 @@ private struct QuestionFields {
             throw DecisionAPIError("body is not JSON: \(error.description)")
         }
         guard case let .object(fields) = root else { throw DecisionAPIError("body is not a JSON object") }
+        try self.init(fields, allowed: allowed)
+    }
+
+    init(_ fields: [String: ClaimValue], allowed: Set<String>) throws(DecisionAPIError) {
         if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
             throw DecisionAPIError("unknown field '\(unknown)'; fields are \(allowed.sorted().joined(separator: ", "))")
         }
@@ -62,7 +66,7 @@ private func checkedToken(_ token: String?) throws(TokenFailure) -> String {
     return try BearerTokenExtractor.checked(bare)
 }
 
-/// `POST /v1/decide`: `{server, token, method, name?, arguments?, params?, client_ip?}`. Arguments not given
+/// `POST /v1/decide`: `{server, token, method, name?, arguments?, params?, client_ip?, dpop?}`. Arguments not given
 /// (neither `arguments` nor `params.arguments`) are unknown, not empty: a condition on them
 /// cannot be evaluated, and fails closed.
 struct DecideQuestion: Sendable {
@@ -71,11 +75,24 @@ struct DecideQuestion: Sendable {
     var message: MCPMessage
     /// The caller's address, for limits keyed by `client_ip`.
     var clientIP: String?
+    /// `dpop: {proof, http_method, http_url}`: the client's DPoP proof and the request it made,
+    /// as the MCP server received them; the token is then taken as sent with `Authorization: DPoP`.
+    var dpop: (proof: String, request: DPoPRequest)?
 
     init(_ body: [UInt8]) throws(DecisionAPIError) {
-        let fields = try QuestionFields(body, allowed: ["server", "token", "method", "name", "arguments", "params", "client_ip"])
+        let fields = try QuestionFields(body, allowed: ["server", "token", "method", "name", "arguments", "params", "client_ip", "dpop"])
         server = try fields.string("server", required: true) ?? ""
         token = try fields.string("token")
+        switch fields.fields["dpop"] {
+        case nil, .null?: break
+        case let .object(object)?:
+            let dpop = try QuestionFields(object, allowed: ["proof", "http_method", "http_url"])
+            let proof = try dpop.string("proof", required: true) ?? ""
+            let method = try dpop.string("http_method", required: true) ?? ""
+            let url = try dpop.string("http_url", required: true) ?? ""
+            self.dpop = (proof, DPoPRequest(method: method.uppercased(), url: url))
+        default: throw DecisionAPIError("'dpop' must be an object {proof, http_method, http_url}")
+        }
         clientIP = try fields.string("client_ip").flatMap { ForwardAuthEndpoint.clientIP([$0]) }
         let method = try fields.string("method", required: true) ?? ""
         let name = try fields.string("name")
@@ -108,6 +125,13 @@ struct DecideQuestion: Sendable {
     }
 
     func bearerToken() throws(TokenFailure) -> String { try checkedToken(token) }
+
+    /// The token as the client presented it: with `dpop`, under the DPoP scheme with its proof.
+    func presentedToken() throws(TokenFailure) -> PresentedToken {
+        let token = try checkedToken(token)
+        guard let dpop else { return PresentedToken(token: token) }
+        return PresentedToken(token: token, scheme: .dpop, proofs: [dpop.proof], request: dpop.request)
+    }
 }
 
 /// `POST /v1/filter`: `{server, token, tools?, prompts?, resources?}`. `tools` may hold full

@@ -120,7 +120,14 @@ struct ForwardAuthEndpoint: Sendable {
         let (limits, header) = (settings.body, call.header)
         let question = AuthzQuestion(
             runtime: runtime, serverID: runtime.snapshot.router.serverID(host: forwarded.host, path: String(forwarded.path)),
-            token: { server throws(TokenFailure) in try BearerTokenExtractor.token(for: server, in: runtime.snapshot, header: header) },
+            token: { [forwarded] server throws(TokenFailure) in
+                var presented = try BearerTokenExtractor.presented(for: server, in: runtime.snapshot, header: header)
+                presented.request = DPoPRequest(
+                    method: forwarded.method,
+                    url: DPoPRequest.url(scheme: Self.single(header("X-Forwarded-Proto")), host: forwarded.host, uri: forwarded.uri)
+                )
+                return presented
+            },
             messages: { [forwarded] server throws(RequestRejection) in
                 if case let .failure(rejection) = body { throw rejection }
                 return try forwarded.messages(limits: limits, catalog: server.catalog, header: header)
@@ -128,6 +135,11 @@ struct ForwardAuthEndpoint: Sendable {
             clientIP: Self.clientIP(header(settings.clientIPHeader))
         )
         return .ask(question, forwarded)
+    }
+
+    /// A header's one value; none when absent or sent more than once.
+    static func single(_ values: [String]) -> String? {
+        values.count == 1 ? values.first : nil
     }
 
     /// The client's address from the proxy's header: one value, at most 64 bytes; else none

@@ -89,6 +89,14 @@ package struct ServerChallenge: Sendable {
         return parameters.isEmpty ? "Bearer" : "Bearer " + parameters.joined(separator: ", ")
     }
 
+    /// For a 401 whose token was good but whose DPoP proof was not (RFC 9449 §7.1): the DPoP
+    /// challenge with the algorithms proofs may use.
+    package func invalidProof() -> String {
+        var parameters = ["error=\"invalid_dpop_proof\"", "algs=" + HeaderValue.quoted(DPoPVerifier.algorithms.joined(separator: " "))]
+        if let resourceMetadataURL { parameters.append("resource_metadata=" + HeaderValue.quoted(resourceMetadataURL)) }
+        return "DPoP " + parameters.joined(separator: ", ")
+    }
+
     /// For a 403 that more scopes would lift: the scopes this operation needs (SEP-2350: the
     /// client adds them to those it has).
     package func insufficientScope(_ scopes: [String]) -> String {
