@@ -297,6 +297,24 @@ struct ServerLimitOptions: ParsableArguments {
     )
     var dpopReplayCacheSize: Int?
 
+    @Flag(
+        help: """
+            Let an AuthZEN evaluation without context.token take its caller from subject.properties as given. Only behind \
+            an enforcement point that vouches for them; every such decision says so in its audit record. \
+            [env: MCP_AUTHZ_AUTHZEN_TRUST_SUBJECT_PROPERTIES=true]
+            """
+    )
+    var authzenTrustSubjectProperties = false
+
+    @Option(
+        name: .customLong("authzen-pdp-url"),
+        help: """
+            The AuthZEN policy_decision_point its metadata names (https; the endpoints are this plus /access/v1/…); \
+            default: the scheme and host each request came with. [env: MCP_AUTHZ_AUTHZEN_PDP_URL]
+            """
+    )
+    var authzenPDPURL: String?
+
     func settings(policyPath: String, environment: [String: String]) throws -> SidecarSettings {
         var settings = SidecarSettings(policyPath: policyPath)
         func positive(_ flag: Int?, _ variable: String, _ fallback: Int) throws -> Int {
@@ -350,6 +368,23 @@ struct ServerLimitOptions: ParsableArguments {
         settings.introspection.cacheCapacity = settings.tokenCacheCapacity
         let maxAge = try seconds(dpopMaxAge, "MCP_AUTHZ_DPOP_MAX_AGE", .seconds(Int(settings.dpop.maxAge))).components
         settings.dpop.maxAge = Double(maxAge.seconds) + Double(maxAge.attoseconds) / 1e18
+        settings.authzenTrustSubjectProperties =
+            try authzenTrustSubjectProperties
+            || ServeCommand.value(nil, "MCP_AUTHZ_AUTHZEN_TRUST_SUBJECT_PROPERTIES", environment, default: "false", expected: "true or false") {
+                text -> Bool? in
+                switch text {
+                case "true": true
+                case "false": false
+                default: nil
+                }
+            }
+        settings.authzenPDPURL = try ServeCommand.value(
+            authzenPDPURL, "MCP_AUTHZ_AUTHZEN_PDP_URL", environment, default: "", expected: "an https URL without query or fragment"
+        ) { text -> String?? in
+            if text.isEmpty { return .some(nil) }
+            guard URLRule.problem(text) == nil, !text.contains("?") else { return nil }
+            return .some(text.hasSuffix("/") ? String(text.dropLast()) : text)
+        }
         settings.dpop.replayCapacity = try positive(dpopReplayCacheSize, "MCP_AUTHZ_DPOP_REPLAY_CACHE_SIZE", settings.dpop.replayCapacity)
         return settings
     }

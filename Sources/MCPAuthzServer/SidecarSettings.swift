@@ -23,6 +23,11 @@ package struct SidecarSettings: Sendable {
     package var introspection = IntrospectionSettings()
     /// DPoP proofs: how old one may be, how many proof ids are remembered.
     package var dpop = DPoPSettings()
+    /// Whether an AuthZEN evaluation without `context.token` may take its caller from
+    /// `subject.properties` as given (only behind an enforcement point that vouches for them).
+    package var authzenTrustSubjectProperties = false
+    /// The AuthZEN PDP identifier its metadata names; nil derives it from each request.
+    package var authzenPDPURL: String?
     /// Verified tokens kept (until their `exp`), across servers.
     package var tokenCacheCapacity = 10_000
     /// Most keys the limits keep state for (least recently used dropped first).

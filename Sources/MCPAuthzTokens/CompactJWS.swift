@@ -143,3 +143,16 @@ enum Base64URL {
             .replacingOccurrences(of: "=", with: "")
     }
 }
+
+extension TokenVerifier {
+    /// The `aud` a token names, read without verifying it: only to choose which server to verify
+    /// it for (verification then checks `aud` itself). Empty for anything but a JWS.
+    package static func unverifiedAudiences(_ token: String) -> [String] {
+        guard let jws = try? CompactJWS.parse(token), let claims = try? jws.claims() else { return [] }
+        switch claims["aud"] {
+        case let .string(aud)?: return [aud]
+        case let .array(items)?: return items.compactMap(\.stringValue)
+        default: return []
+        }
+    }
+}

@@ -13,6 +13,13 @@ package struct VerifiedToken: Sendable {
     package var keyGeneration = 0
     /// Whether the issuer's introspection endpoint vouched for it (no keys involved).
     package var introspected = false
+
+    package init(identity: Identity, issuerID: String, kid: String?, expiresAt: Double) {
+        self.identity = identity
+        self.issuerID = issuerID
+        self.kid = kid
+        self.expiresAt = expiresAt
+    }
 }
 
 /// Turns a bearer token into a verified identity for one server, or a precise reason why not.

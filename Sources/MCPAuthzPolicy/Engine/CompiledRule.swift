@@ -70,3 +70,24 @@ package struct CompiledTargets: Sendable {
         return byKind[target.kind]?.first { $0.matches(target.name) }
     }
 }
+
+extension ServerConfig {
+    /// The names of a kind this server is known to have: its catalog's, and those its rules name
+    /// exactly (a pattern stands for names no one can list), once each, sorted.
+    package func knownNames(_ kind: TargetKind) -> [String] {
+        var names = Set<String>()
+        for rule in rules {
+            for glob in CompiledTargets(rule.targets, catalog: catalog).byKind[kind] ?? [] {
+                if let name = glob.exactName { names.insert(name) }
+            }
+        }
+        if let catalog {
+            switch kind {
+            case .tool: names.formUnion(catalog.tools.map(\.name))
+            case .prompt: names.formUnion(catalog.prompts)
+            case .resource: names.formUnion(catalog.resources)
+            }
+        }
+        return names.sorted()
+    }
+}

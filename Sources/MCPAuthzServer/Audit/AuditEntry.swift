@@ -60,6 +60,8 @@ package struct DecisionRecord: Sendable {
     package var groups: [String] = []
     package var emailVerified: Bool?
     package var claims: [(path: String, value: ClaimValue?)] = []
+    /// Whether the caller was taken as given from AuthZEN subject properties, no token verified.
+    package var subjectFromProperties = false
 
     package init(
         decisionID: String, requestID: String?, endpoint: String, serverID: String?, httpMethod: String?, httpPath: String?,

@@ -59,6 +59,8 @@ package enum AuditLine {
             json.field("batch", record.operations.prefix(maxListCount).map { bounded($0.description) })
         }
         json.field("issuer", record.issuer.map(bounded))
+        // A caller no token vouched for says so in every record decided for it.
+        if record.subjectFromProperties { json.field("subject_from", "authzen_subject_properties") }
         json.field("subject", record.subject.map(bounded))
         json.field("email", record.email.map(bounded))
         if let verified = record.emailVerified { json.field("email_verified", verified) }

@@ -20,6 +20,12 @@ package struct AuthzQuestion {
     /// Whether the token's DPoP binding is checked (a list filter, asked by the MCP server after
     /// the request itself passed, does not check it).
     package var checksProof: Bool
+    /// A caller taken as given instead of a token (AuthZEN subject properties, only with
+    /// `--authzen-trust-subject-properties`): no token is looked for or verified.
+    package var trustedCaller: Identity?
+    /// The subject the asker says the request is for (AuthZEN `subject.id`): the verified
+    /// caller's `sub` (or, without one, its client id) must be it.
+    package var expectedSubject: String?
 
     package init(
         runtime: PolicyRuntime, serverID: String?, token: @escaping (ServerConfig) throws(TokenFailure) -> PresentedToken,
@@ -33,6 +39,8 @@ package struct AuthzQuestion {
         self.clientIP = clientIP
         self.limited = limited
         self.checksProof = checksProof
+        trustedCaller = nil
+        expectedSubject = nil
     }
 }
 
@@ -82,6 +90,8 @@ package final class Authorizer: Sendable {
         switch prepare(question, started: .now) {
         case let .decided(outcome):
             return finish(outcome)
+        case let .trusted(outcome, server, caller):
+            return finish(conclude(question, outcome, server, caller))
         case let .verify(outcome, server, presented, key):
             do throws(TokenFailure) {
                 let verified = try await question.runtime.authenticator.authenticate(
@@ -101,6 +111,8 @@ package final class Authorizer: Sendable {
         switch prepare(question, started: .now) {
         case let .decided(outcome):
             return finish(outcome)
+        case let .trusted(outcome, server, caller):
+            return finish(conclude(question, outcome, server, caller))
         case let .verify(outcome, server, presented, key):
             do throws(TokenFailure) {
                 let attempt = try question.runtime.authenticator.authenticateNow(
@@ -128,6 +140,9 @@ package final class Authorizer: Sendable {
     /// The reason code of a denial caused by an audit log that cannot write.
     package static let auditUnavailable = "audit_unavailable"
 
+    /// The reason code of an AuthZEN evaluation whose `subject.id` is not the token's subject.
+    package static let subjectMismatch = "subject_mismatch"
+
     /// An allow turned into a denial because its audit record cannot be kept: the log fails
     /// closed and is not writing (decided so), or the record was dropped after the decision.
     package func withheld(_ allowed: AuthzOutcome) -> AuthzOutcome {
@@ -149,6 +164,8 @@ package final class Authorizer: Sendable {
         case decided(AuthzOutcome)
         /// Verify the token for `server`, check its DPoP binding, then `conclude`.
         case verify(AuthzOutcome, ServerConfig, PresentedToken, key: VerifiedTokenCache.Key)
+        /// A caller the asker vouches for: `conclude` with it.
+        case trusted(AuthzOutcome, ServerConfig, VerifiedToken)
     }
 
     /// The token's binding under its issuer's `dpop` mode: checked on every request (a proof is
@@ -168,6 +185,10 @@ package final class Authorizer: Sendable {
         guard let serverID = question.serverID, let server = question.runtime.snapshot.servers[serverID]?.config else {
             outcome.detail = "no server of the policy matches the request"
             return .decided(outcome)
+        }
+        if let caller = question.trustedCaller {
+            outcome.subjectFromProperties = true
+            return .trusted(outcome, server, VerifiedToken(identity: caller, issuerID: caller.issuerID, kid: nil, expiresAt: .infinity))
         }
         let presented: PresentedToken
         do throws(TokenFailure) {
@@ -202,6 +223,13 @@ package final class Authorizer: Sendable {
 
     /// With the caller known: what the policy says, and beside it what the shadow set says.
     private func conclude(_ question: AuthzQuestion, _ prepared: AuthzOutcome, _ server: ServerConfig, _ verified: VerifiedToken) -> AuthzOutcome {
+        if let expected = question.expectedSubject, expected != verified.identity.subject ?? verified.identity.clientID {
+            var outcome = prepared
+            outcome.identity = verified.identity
+            outcome.reason = Self.subjectMismatch
+            outcome.detail = "the subject asked about is not the token's subject"
+            return outcome
+        }
         var outcome = decideByPolicy(question, prepared, server, verified)
         // Beside a decision the policy took (not a request refused before it), the shadow set
         // decides the same operations for the same server, compared with the policy's answer.

@@ -41,6 +41,8 @@ package struct AuthzOutcome: Sendable {
     package var shadow: ShadowVerdict?
     /// The limit that refused a request the rules allowed (status 429), and when it would not.
     package var limit: RateLimiter.Refusal?
+    /// Whether the caller was taken from AuthZEN subject properties rather than a token.
+    package var subjectFromProperties = false
 
     package var allowed: Bool { status == 200 }
 
@@ -99,6 +101,7 @@ extension DecisionRecord {
         wouldDecide = outcome.wouldDecide
         shadow = outcome.shadow
         limit = outcome.limit?.limit
+        subjectFromProperties = outcome.subjectFromProperties
         if let identity {
             groups = identity.groups.sorted()
             let named = outcome.serverID.flatMap { runtime.snapshot.servers[$0]?.claimPaths } ?? []

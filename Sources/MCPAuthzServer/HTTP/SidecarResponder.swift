@@ -11,6 +11,7 @@ package struct SidecarResponder: HTTPResponder {
 
     let forwardAuth: ForwardAuthEndpoint
     let decisionAPI: DecisionAPIEndpoint
+    let authzen: AuthZENEndpoint
     let status: StatusEndpoints
     /// Extra endpoints served before the sidecar's own (the demo's issuer).
     let extra: (@Sendable (Request) -> Response?)?
@@ -21,6 +22,7 @@ package struct SidecarResponder: HTTPResponder {
     ) {
         forwardAuth = ForwardAuthEndpoint(authorizer: authorizer, settings: settings, logger: logger)
         decisionAPI = DecisionAPIEndpoint(authorizer: authorizer, settings: settings, logger: logger)
+        authzen = AuthZENEndpoint(authorizer: authorizer, settings: settings, logger: logger)
         status = StatusEndpoints(authorizer: authorizer, metrics: metrics)
         self.extra = extra
     }
@@ -35,6 +37,7 @@ package struct SidecarResponder: HTTPResponder {
             return status.protectedResourceMetadata(request, suffix: path.dropFirst(ProtectedResourceMetadata.wellKnownPath.utf8.count))
         }
         if let extra, let response = extra(request) { return response }
+        if AuthZENEndpoint.paths.contains(path) { return await authzen.respond(to: request, path: path) }
         switch path {
         case "/v1/decide": return await decisionAPI.respond(to: request, filter: false)
         case "/v1/filter": return await decisionAPI.respond(to: request, filter: true)

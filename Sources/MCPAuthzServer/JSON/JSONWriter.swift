@@ -59,6 +59,17 @@ package struct JSONWriter: Sendable {
         bytes.append(UInt8(ascii: "]"))
     }
 
+    /// An array of JSON values already written (each a whole object or value).
+    package mutating func rawArray(_ name: String, _ values: [[UInt8]]) {
+        key(name)
+        bytes.append(UInt8(ascii: "["))
+        for (index, value) in values.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(contentsOf: value)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
     /// A nested object written by `body`.
     package mutating func object(_ name: String, _ body: (inout JSONWriter) -> Void) {
         key(name)
