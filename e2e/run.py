@@ -87,6 +87,7 @@ servers:
     resource: https://mcp.example.com/todos/mcp
     issuers: [local, glewlwyd, glewlwyd-introspected]
     scopes_supported: [read:todos, read:billing]
+    allowed_origins: [https://app.example.com]   # browsers elsewhere are refused (DNS rebinding)
     catalog: todos-tools.json    # written by `mcp-authz catalog fetch` from the server at start
     pin_definitions: true
     rules:
@@ -320,8 +321,8 @@ def main():
             shown = json.dumps(denied["results"]) + str(denied["error"])
             if era == "modern" and config != "caddy":
                 # SDK 2.x shows its user the JSON-RPC error of the denial body: code, reason, decision id.
-                check(f"{label}: the SDK reports the denial's JSON-RPC error (-32091, reason, decision id)",
-                      "MCPError(-32091, 'Forbidden by mcp-authz: denied_by_rule (decision " in shown, shown)
+                check(f"{label}: the SDK reports the denial's JSON-RPC error (-31403, reason, decision id)",
+                      "MCPError(-31403, 'Forbidden by mcp-authz: denied_by_rule (decision " in shown, shown)
             elif era == "legacy":
                 # SDK 1.x does not read an error body: the 403 ends its session (HTTPStatusError).
                 check(f"{label}: SDK 1.x ends the session on the 403 (it does not read the body)",
@@ -403,8 +404,8 @@ def main():
                 "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call"}
         for config, want_id in [("plain", None), ("body", 7)]:
             for token, tool, status_wanted, code, reason in [
-                (reader, "delete_todo", 403, -32091, "denied_by_rule"), (reader, "get_billing", 403, -32091, "no_matching_rule"),
-                (None, "delete_todo", 401, -32090, "token_missing"),
+                (reader, "delete_todo", 403, -31403, "denied_by_rule"), (reader, "get_billing", 403, -31403, "no_matching_rule"),
+                (None, "delete_todo", 401, -31401, "token_missing"),
             ]:
                 sent = {**base, "Mcp-Name": tool, **({"Authorization": f"Bearer {token}"} if token else {})}
                 status, got, body = stack.raw(config, "/todos/mcp", sent, call.replace("delete_todo", tool).encode())
@@ -428,6 +429,18 @@ def main():
 
         limit_checks(stack, issuer, images, alice)
 
+        # Origin (MCP 2026-07-28, DNS rebinding): nginx passes the browser's Origin on to /auth.
+        for config in ["plain", "body"]:
+            sent = {**base, "Mcp-Name": "get_todo", "Authorization": f"Bearer {reader}"}
+            evil, got, _ = stack.raw(config, "/todos/mcp", {**sent, "Origin": "http://rebound.example"}, call.replace("delete_todo", "get_todo").encode())
+            check(f"{config} nginx: a browser Origin the server does not list is refused 403 origin_not_allowed",
+                  evil == 403 and {k.lower(): v for k, v in got.items()}.get("x-authz-reason") == "origin_not_allowed", f"{evil} {got}")
+            listed, got, body = stack.raw(config, "/todos/mcp", {**sent, "Origin": "https://app.example.com"},
+                                          call.replace("delete_todo", "get_todo").encode())
+            # Past mcp-authz the SDK server applies its own Origin check (it knows no allowed origin).
+            check(f"{config} nginx: the listed Origin passes mcp-authz (no X-Authz-Reason; the answer is the server's)",
+                  "x-authz-reason" not in {k.lower() for k in got}, f"{listed} {got} {body[:200]}")
+
         # A client whose Mcp-Param-Project says one project and whose body says another: the
         # njs configuration has mcp-authz compare them; behind plain auth_request the header
         # decides and the SDK 2.x server refuses the mismatch (HeaderMismatch, -32020).
@@ -437,8 +450,13 @@ def main():
                  "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "export_todos",
                  "Mcp-Param-Project": "acme-web"}
         status, got, body = stack.raw("body", "/todos/mcp", lying, export.encode())
-        check("Mcp-Param-Project disagreeing with the body via njs nginx: 403 header_mismatch",
-              status == 403 and {k.lower(): v for k, v in got.items()}.get("x-authz-reason") == "header_mismatch", f"{status} {got}")
+        try:
+            error = json.loads(body).get("error", {})
+        except ValueError:
+            error = {}
+        check("Mcp-Param-Project disagreeing with the body via njs nginx: 400 header_mismatch with MCP's HeaderMismatch (-32020)",
+              status == 400 and {k.lower(): v for k, v in got.items()}.get("x-authz-reason") == "header_mismatch"
+              and error.get("code") == -32020, f"{status} {got} {body}")
         status, _, body = stack.raw("plain", "/todos/mcp", lying, export.encode())
         check("Mcp-Param-Project disagreeing with the body via plain nginx: the server refuses, export_todos never runs",
               status != 200 and "export_todos of" not in body, f"{status} {body}")
@@ -448,7 +466,7 @@ def main():
         headers = {"Authorization": f"Bearer {reader}", "Content-Type": "application/json",
                    "Accept": "application/json, text/event-stream", "Mcp-Method": "tools/call", "Mcp-Name": "get_todo"}
         status, _, _ = stack.raw("body", "/todos/mcp", headers, lie.encode())
-        check("lying Mcp-Name via njs nginx: 403 (mcp-authz compares header and body)", status == 403)
+        check("lying Mcp-Name via njs nginx: 400 HeaderMismatch (mcp-authz compares header and body)", status == 400, str(status))
         status, _, body = stack.raw("plain", "/todos/mcp", {**headers, "MCP-Protocol-Version": "2026-07-28"}, lie.encode())
         check("lying Mcp-Name via plain nginx with 2026-07-28: the SDK server rejects the mismatch, delete_todo never runs",
               status != 200 and "delete_todo for" not in body, f"{status} {body}")
@@ -590,8 +608,8 @@ def limit_checks(stack, issuer, images, alice):
     oks = [r.get("ok", False) for r in outcome["results"]]
     third = json.dumps(outcome["results"][2:3])
     check("limit via plain nginx: the SDK 2.x client's first two list_styles calls pass, the third gets 429 and shows "
-          "the JSON-RPC error (-32092, the limit's name)",
-          oks == [True, True, False] and 429 in statuses(outcome) and "-32092" in third and "style lookups" in third,
+          "the JSON-RPC error (-31429, the limit's name)",
+          oks == [True, True, False] and 429 in statuses(outcome) and "-31429" in third and "style lookups" in third,
           json.dumps(outcome)[:800])
     bob = issuer.token(images, sub="user-bob", email="bob@example.com", email_verified=True)
     legacy = stack.client("legacy", "body", "images", bob, *["call:list_styles"] * 3)
@@ -612,10 +630,10 @@ def limit_checks(stack, issuer, images, alice):
             error = {}
         data = error.get("error", {}).get("data", {})
         retry = got.get("retry-after", "")
-        check(f"limit via {config} nginx: 429 with Retry-After, X-Authz-Limit and a JSON-RPC error (code -32092, id {want_id})",
+        check(f"limit via {config} nginx: 429 with Retry-After, X-Authz-Limit and a JSON-RPC error (code -31429, id {want_id})",
               status == 429 and retry.isdigit() and 1 <= int(retry) <= 3600 and got.get("x-authz-limit") == "style lookups"
               and got.get("x-authz-reason") == "rate_limited" and error.get("id") == want_id
-              and error.get("error", {}).get("code") == -32092 and data.get("limit") == "style lookups"
+              and error.get("error", {}).get("code") == -31429 and data.get("limit") == "style lookups"
               and data.get("retry_after") == int(retry) and data.get("reason") == "rate_limited"
               and data.get("decision_id") == got.get("x-authz-decision-id"), f"{status} {got} {body}")
 

@@ -56,7 +56,8 @@ issuers:
     match: {{ path_prefix: /mcp }}
     resource: {RESOURCE}
     issuers: [idp{extra_accepted}]
-    scopes_supported: [read:todos]
+    scopes_supported: [read:todos, offline_access]
+    allowed_origins: [https://app.example.com]
     catalog: catalog.json
     rules:
       - name: basics
@@ -304,6 +305,13 @@ def main():
         ("HS256 with another secret", {"token": hmac_signed(shared_claims, with_secret=os.urandom(32).hex())}, 401, "signature_invalid"),
         ("RS256 naming the shared-secret issuer", {"token": signed(shared_claims)}, 401, "algorithm_not_allowed"),
         ("HS256 from the shared-secret issuer, for contrast", {"token": hmac_signed(shared_claims)}, 200, "allowed"),
+        ("a browser Origin the server does not list (DNS rebinding)", {"token": good, "headers": {"Origin": "http://evil.example"}}, 403,
+         "origin_not_allowed"),
+        ("Origin null (a sandboxed page)", {"token": good, "headers": {"Origin": "null"}}, 403, "origin_not_allowed"),
+        ("an unlisted Origin is refused before any token is read", {"headers": {"Origin": "https://app.example.com.evil.example"}}, 403,
+         "origin_not_allowed"),
+        ("the listed Origin, in another case and with its default port, for contrast",
+         {"token": good, "headers": {"Origin": "HTTPS://App.Example.com:443"}}, 200, "allowed"),
         *[(f"alg {alg!r} with no signature", {"token": compact({"alg": alg, "kid": KID}, good_claims)}, 401,
            "algorithm_not_allowed") for alg in ("none", "None", "NONE", "nOnE")],
         ("HS256 signed with the RSA public key (key confusion)", {"token": key_confusion}, 401, "algorithm_not_allowed"),
@@ -393,6 +401,10 @@ def main():
         ("a valid ES256 token, for contrast", {"token": es256}, 200, "allowed"),
     ]
     run_cases(sidecar, cases)
+    status, headers = sidecar.ask()
+    challenge = headers.get("WWW-Authenticate") or ""
+    check("a 401 names the scopes the server lists, never offline_access (MCP 2026-07-28)",
+          status == 401 and 'scope="read:todos"' in challenge and "offline_access" not in challenge, challenge)
 
     # CR/LF in a claim headed for X-Authz-*: percent-encoded, no header injected.
     status, headers = sidecar.ask(token=signed({**good_claims, "sub": "alice\r\nX-Injected: 1"}))

@@ -1,3 +1,4 @@
+import Foundation
 import MCPAuthzPolicy
 import Testing
 
@@ -75,5 +76,47 @@ import Testing
         #expect(throws: AuthZENError.self) { try Page(["page": .object(["limit": .integer(5000)])]) }
         let last = String(decoding: try Page(next).answer(total: 4, outcome: nil, refusal: nil) { _ in [] }, as: UTF8.self)
         #expect(last.contains("\"next_token\":\"\""))
+    }
+}
+
+/// RFC 9728 documents per host and path.
+@Suite struct ProtectedResourceMetadataFormsTests {
+    @Test func theRootFormServesOnlyAHostsSoleResource() throws {
+        let yaml =
+            """
+            version: 1
+            issuers:
+              - id: idp
+                issuer: https://idp.example.com/
+                dpop: required
+            servers:
+              - id: a
+                match: { path_prefix: /a }
+                resource: https://shared.example.com/a
+                issuers: [idp]
+                resource_name: Server A
+                resource_documentation: https://docs.example.com/a
+                rules: [{ name: r, allow: { methods: [ping] } }]
+              - id: b
+                match: { path_prefix: /b }
+                resource: https://shared.example.com/b
+                issuers: [idp]
+                rules: [{ name: r, allow: { methods: [ping] } }]
+              - id: c
+                match: { host: solo.example.com, path_prefix: /mcp }
+                resource: https://solo.example.com/mcp
+                issuers: [idp]
+                rules: [{ name: r, allow: { methods: [ping] } }]
+            """
+        let file = NSTemporaryDirectory() + "mcp-authz-metadata-" + UUID().uuidString + ".yaml"
+        try yaml.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let metadata = ProtectedResourceMetadata(try PolicySnapshot.load(path: file).snapshot)
+        #expect(metadata.document(host: "shared.example.com", suffix: "") == nil, "two resources on one host: no guess")
+        let a = try #require(metadata.document(host: "shared.example.com", suffix: "/a"))
+        let text = String(decoding: a, as: UTF8.self)
+        #expect(text.contains("\"resource_name\":\"Server A\"") && text.contains("\"resource_documentation\":\"https://docs.example.com/a\""))
+        #expect(text.contains("\"dpop_signing_alg_values_supported\"") && text.contains("\"dpop_bound_access_tokens_required\":true"))
+        #expect(metadata.document(host: "solo.example.com", suffix: "") == metadata.document(host: "solo.example.com", suffix: "/mcp"))
     }
 }

@@ -159,9 +159,19 @@ import Testing
             )
             #expect(wrongHost.status == .notFound)
             let wrongPath = try await sidecar.send(
-                .get, "/.well-known/oauth-protected-resource", headers: ["X-Forwarded-Host": "todos.test.example"]
+                .get, "/.well-known/oauth-protected-resource/other/mcp", headers: ["X-Forwarded-Host": "todos.test.example"]
             )
             #expect(wrongPath.status == .notFound)
+        }
+    }
+
+    @Test func theRootFormServesAHostsOnlyResource() async throws {
+        try await withSidecar { sidecar in
+            // The root form clients try after the path-inserted one: the host's only resource.
+            let root = try await sidecar.send(.get, "/.well-known/oauth-protected-resource", headers: ["X-Forwarded-Host": "todos.test.example"])
+            let inserted = try await sidecar.send(
+                .get, "/.well-known/oauth-protected-resource/mcp", headers: ["X-Forwarded-Host": "todos.test.example"])
+            #expect(root.status == .ok && root.body == inserted.body)
         }
     }
 

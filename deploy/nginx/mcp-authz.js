@@ -49,7 +49,9 @@ async function authorize(r) {
     // without room (rate_limited) is 429 with Retry-After.
     const reason = headers['X-Authz-Reason'] || 'denied';
     const limited = reply.status === 403 && reason === 'rate_limited';
-    const status = reply.status === 401 ? 401 : (limited ? 429 : 403);
+    // Headers that disagree with the body: 400 and HeaderMismatch, as an MCP server answers them.
+    const mismatch = reply.status === 403 && reason === 'header_mismatch';
+    const status = reply.status === 401 ? 401 : (limited ? 429 : (mismatch ? 400 : 403));
     if (headers['WWW-Authenticate']) {
         r.headersOut['WWW-Authenticate'] = headers['WWW-Authenticate'];
     }
@@ -71,9 +73,10 @@ async function authorize(r) {
     r.return(status, JSON.stringify(answer) + '\n');
 }
 
-// The JSON-RPC error for a denied request: -32090 (no usable token) or -32091 (not permitted),
-// in the implementation-defined range the MCP specification leaves free; the id of the request
-// when it is a single request, else null.
+// The JSON-RPC error for a denied request: -31401 (no usable token), -31403 (not permitted) or
+// -31429 (a limit without room), application-defined codes outside JSON-RPC's reserved range
+// (MCP 2026-07-28 reserves -32020 to -32099 for its own); -32020 (HeaderMismatch, MCP's own) for
+// headers that disagree with the body. The id of the request when it is a single request, else null.
 function denial(body, status, reason, decision) {
     let id = null;
     try {
@@ -84,11 +87,11 @@ function denial(body, status, reason, decision) {
     } catch (e) {
         // Not JSON: answer with a null id.
     }
-    const what = status === 401 ? 'Unauthorized' : 'Forbidden';
+    const what = status === 401 ? 'Unauthorized' : (status === 400 ? 'Refused' : 'Forbidden');
     return {
         jsonrpc: '2.0', id: id,
         error: {
-            code: status === 401 ? -32090 : (status === 429 ? -32092 : -32091),
+            code: status === 401 ? -31401 : (status === 429 ? -31429 : (status === 400 ? -32020 : -31403)),
             message: what + ' by mcp-authz: ' + reason + ' (decision ' + decision + ')',
             data: { status: status, reason: reason, decision_id: decision },
         },

@@ -91,3 +91,28 @@ extension ServerConfig {
         return names.sorted()
     }
 }
+
+extension ServerConfig {
+    /// A scope a client asks for to get a refresh token, never one a resource needs (MCP
+    /// 2026-07-28: not to be named in `scope=` or `scopes_supported`).
+    package static let refreshOnlyScopes: Set<String> = ["offline_access"]
+
+    /// The scopes to advertise: `scopes_supported` when set, else the scopes the enforced allow
+    /// rules require (`scopes`, `any_scopes`, outside any `not:`), sorted; `offline_access` never.
+    package var advertisedScopes: [String] {
+        var scopes: [String]
+        if !scopesSupported.isEmpty {
+            scopes = scopesSupported.map(\.value)
+        } else {
+            var named = Set<String>()
+            for rule in rules where rule.effect == .allow && rule.mode == .enforce {
+                guard let condition = rule.condition else { continue }
+                named.formUnion((condition.scopes ?? []).map(\.value))
+                named.formUnion((condition.anyScopes ?? []).map(\.value))
+            }
+            scopes = named.sorted()
+        }
+        var seen = Set<String>()
+        return scopes.filter { !Self.refreshOnlyScopes.contains($0) && seen.insert($0).inserted }
+    }
+}

@@ -13,7 +13,7 @@ package enum PolicyKeys {
     package static let issuerRequired = ["id", "issuer"]
     package static let server = [
         "id", "match", "resource", "audiences", "issuers", "scopes_supported", "authorization_servers", "rules", "audit_arguments", "catalog",
-        "pin_definitions", "limits",
+        "pin_definitions", "limits", "allowed_origins", "resource_name", "resource_documentation",
     ]
     package static let serverRequired = ["id", "match", "issuers", "rules"]
     package static let match = ["host", "path_prefix"]

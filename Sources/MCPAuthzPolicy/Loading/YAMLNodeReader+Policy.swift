@@ -234,6 +234,17 @@ extension YAMLNodeReader {
                 error("pin_definitions needs the server's catalog: the definitions to pin", at: node)
             }
         }
+        if let node = fields["allowed_origins"], let list = stringList(node, what: "allowed_origins") {
+            config.allowedOrigins = list.compactMap { entry in
+                guard let origin = ServerConfig.normalizedOrigin(entry.value) else {
+                    error("allowed origin '\(entry.value)' is not an origin: scheme://host[:port], http or https, no path", at: entry.location)
+                    return nil
+                }
+                return origin
+            }
+        }
+        if let node = fields["resource_name"], let name = string(node, what: "resource_name") { config.resourceName = name.value }
+        config.resourceDocumentation = fields["resource_documentation"].flatMap { url($0, what: "resource_documentation") }
         if let node = fields["authorization_servers"], let list = stringList(node, what: "authorization_servers") {
             config.authorizationServers = list.compactMap { entry in
                 if let problem = URLRule.problem(entry.value) {

@@ -27,7 +27,36 @@ package struct ServerConfig: Sendable {
     package var pinDefinitions = false
     /// `limits:`: how often allowed requests may come, per key.
     package var limits: [RateLimit] = []
+    /// `allowed_origins:`: the browser origins (`scheme://host[:port]`, lower-case) a request
+    /// with an `Origin` header may come from; empty accepts any (the MCP server must check).
+    package var allowedOrigins: [String] = []
+    /// `resource_name`, `resource_documentation`: what RFC 9728 metadata says of the server.
+    package var resourceName: String? = nil
+    package var resourceDocumentation: Located<String>? = nil
     package var location: SourceLocation
+
+    /// Whether a request's `Origin` (absent when nil) may reach the server: absent, or listed
+    /// in `allowed_origins` when the server has it. Several `Origin` values never may.
+    package func allows(origins: [String]) -> Bool {
+        guard !allowedOrigins.isEmpty, !origins.isEmpty else { return true }
+        guard origins.count == 1, let origin = ServerConfig.normalizedOrigin(origins[0]) else { return false }
+        return allowedOrigins.contains(origin)
+    }
+
+    /// An origin as `scheme://host[:port]` (RFC 6454), lower-case, the default port dropped; nil
+    /// for anything else (a path, `null`, another scheme).
+    package static func normalizedOrigin(_ text: String) -> String? {
+        let lower = text.asciiLowercased()
+        let scheme: String
+        if lower.hasPrefix("https://") { scheme = "https" } else if lower.hasPrefix("http://") { scheme = "http" } else { return nil }
+        var authority = String(lower.dropFirst(scheme.count + 3))
+        guard !authority.isEmpty,
+            authority.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && !"/?#@\\".utf8.contains($0) })
+        else { return nil }
+        let defaultPort = scheme == "https" ? ":443" : ":80"
+        if authority.hasSuffix(defaultPort) { authority.removeLast(defaultPort.count) }
+        return "\(scheme)://\(authority)"
+    }
 }
 
 /// Which requests belong to a server: by host and by path prefix (on a segment boundary).

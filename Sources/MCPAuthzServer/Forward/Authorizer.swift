@@ -26,6 +26,8 @@ package struct AuthzQuestion {
     /// The subject the asker says the request is for (AuthZEN `subject.id`): the verified
     /// caller's `sub` (or, without one, its client id) must be it.
     package var expectedSubject: String?
+    /// The request's `Origin` values, checked against the server's `allowed_origins`.
+    package var origins: [String] = []
 
     package init(
         runtime: PolicyRuntime, serverID: String?, token: @escaping (ServerConfig) throws(TokenFailure) -> PresentedToken,
@@ -184,6 +186,11 @@ package final class Authorizer: Sendable {
         )
         guard let serverID = question.serverID, let server = question.runtime.snapshot.servers[serverID]?.config else {
             outcome.detail = "no server of the policy matches the request"
+            return .decided(outcome)
+        }
+        guard server.allows(origins: question.origins) else {
+            outcome.reason = RequestRejection.Reason.originNotAllowed.rawValue
+            outcome.detail = "the request's Origin is not one of server '\(server.id.value)''s allowed_origins"
             return .decided(outcome)
         }
         if let caller = question.trustedCaller {

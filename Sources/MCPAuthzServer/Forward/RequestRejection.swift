@@ -20,6 +20,8 @@ package struct RequestRejection: Error, Sendable, Equatable, CustomStringConvert
         /// The server pins its tool definitions (`pin_definitions`), and the tool called was
         /// last listed with a definition other than the catalog's, or is not in the catalog.
         case toolDefinitionChanged = "tool_definition_changed"
+        /// The request's `Origin` is not one of the server's `allowed_origins` (DNS rebinding).
+        case originNotAllowed = "origin_not_allowed"
     }
 
     package var reason: Reason

@@ -118,7 +118,7 @@ struct ForwardAuthEndpoint: Sendable {
         }
         if case let .success(bytes) = body { forwarded.body = bytes }
         let (limits, header) = (settings.body, call.header)
-        let question = AuthzQuestion(
+        var question = AuthzQuestion(
             runtime: runtime, serverID: runtime.snapshot.router.serverID(host: forwarded.host, path: String(forwarded.path)),
             token: { [forwarded] server throws(TokenFailure) in
                 var presented = try BearerTokenExtractor.presented(for: server, in: runtime.snapshot, header: header)
@@ -134,6 +134,7 @@ struct ForwardAuthEndpoint: Sendable {
             },
             clientIP: Self.clientIP(header(settings.clientIPHeader))
         )
+        question.origins = header("Origin")
         return .ask(question, forwarded)
     }
 

@@ -1,4 +1,5 @@
 import MCPAuthzPolicy
+import MCPAuthzTokens
 
 /// RFC 9728 protected-resource metadata for each server of a policy, and the URL each is
 /// served at.
@@ -10,9 +11,17 @@ package struct ProtectedResourceMetadata: Sendable {
 
     package init(_ snapshot: PolicySnapshot) {
         var documents: [String: [UInt8]] = [:]
+        var byAuthority: [String: [String]] = [:]
         for server in snapshot.policy.servers {
             guard let resource = server.resource?.value, let parts = Self.split(resource) else { continue }
-            documents[parts.authority.lowercased() + " " + parts.suffix] = Self.document(for: server, in: snapshot)
+            let authority = parts.authority.lowercased()
+            documents[authority + " " + parts.suffix] = Self.document(for: server, in: snapshot)
+            byAuthority[authority, default: []].append(parts.suffix)
+        }
+        // The root form too (`/.well-known/oauth-protected-resource` alone), which clients try
+        // when the path-inserted one fails: for a host with one resource only, never a guess.
+        for (authority, suffixes) in byAuthority where suffixes.count == 1 && documents[authority + " "] == nil {
+            documents[authority + " "] = documents[authority + " " + suffixes[0]]
         }
         self.documents = documents
     }
@@ -46,8 +55,17 @@ package struct ProtectedResourceMetadata: Sendable {
         var json = JSONWriter()
         json.field("resource", server.resource?.value)
         json.field("authorization_servers", authorizationServers(for: server, in: snapshot))
-        if !server.scopesSupported.isEmpty { json.field("scopes_supported", server.scopesSupported.map(\.value)) }
+        let scopes = server.advertisedScopes
+        if !scopes.isEmpty { json.field("scopes_supported", scopes) }
         json.field("bearer_methods_supported", ["header"])
+        if let name = server.resourceName { json.field("resource_name", name) }
+        if let documentation = server.resourceDocumentation?.value { json.field("resource_documentation", documentation) }
+        // RFC 9728 §2: DPoP, when an issuer the server accepts allows it.
+        let modes = server.issuers.compactMap { snapshot.issuers[$0.value]?.dpop }
+        if modes.contains(where: { $0 != .off }) {
+            json.field("dpop_signing_alg_values_supported", DPoPVerifier.algorithms)
+            if !modes.isEmpty, modes.allSatisfy({ $0 == .required }) { json.field("dpop_bound_access_tokens_required", true) }
+        }
         return json.finish()
     }
 

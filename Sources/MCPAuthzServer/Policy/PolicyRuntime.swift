@@ -76,7 +76,7 @@ package struct ServerChallenge: Sendable {
 
     init(_ server: ServerConfig) {
         resourceMetadataURL = server.resource.flatMap { ProtectedResourceMetadata.url(forResource: $0.value) }
-        scopesSupported = server.scopesSupported.map(\.value)
+        scopesSupported = server.advertisedScopes
     }
 
     /// For a 401: where to find metadata and which scopes exist; `invalid_token` when the
@@ -100,7 +100,9 @@ package struct ServerChallenge: Sendable {
     /// For a 403 that more scopes would lift: the scopes this operation needs (SEP-2350: the
     /// client adds them to those it has).
     package func insufficientScope(_ scopes: [String]) -> String {
-        var parameters = ["error=\"insufficient_scope\"", "scope=" + HeaderValue.quoted(scopes.joined(separator: " "))]
+        let scopes = scopes.filter { !ServerConfig.refreshOnlyScopes.contains($0) }
+        var parameters = ["error=\"insufficient_scope\""]
+        if !scopes.isEmpty { parameters.append("scope=" + HeaderValue.quoted(scopes.joined(separator: " "))) }
         if let resourceMetadataURL { parameters.append("resource_metadata=" + HeaderValue.quoted(resourceMetadataURL)) }
         return "Bearer " + parameters.joined(separator: ", ")
     }
