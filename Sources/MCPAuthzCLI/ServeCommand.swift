@@ -72,6 +72,22 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var auditStallTimeout: Double?
 
+    @Option(
+        help: """
+            An Ed25519 private key (PEM or JWK; make one with `mcp-authz audit keygen`) that signs checkpoints of the \
+            audit chain, for `mcp-authz audit verify --public-key`. [env: MCP_AUTHZ_AUDIT_SIGNING_KEY]
+            """
+    )
+    var auditSigningKey: String?
+
+    @Option(help: "A signed checkpoint after this many records. [env: MCP_AUTHZ_AUDIT_CHECKPOINT_RECORDS] (default: 1000)")
+    var auditCheckpointRecords: Int?
+
+    @Option(
+        help: "Seconds after which a checkpoint is signed when records came since the last. [env: MCP_AUTHZ_AUDIT_CHECKPOINT_INTERVAL] (default: 60)"
+    )
+    var auditCheckpointInterval: Double?
+
     @OptionGroup var limits: ServerLimitOptions
 
     func run() async throws {
@@ -165,6 +181,26 @@ struct ServeCommand: AsyncParsableCommand {
             Double($0).flatMap { $0 > 0 && $0 <= 3600 ? $0 : nil }
         }
         settings.stallTimeout = .milliseconds(Int64(stall * 1000))
+        if let file = auditSigningKey ?? environment["MCP_AUTHZ_AUDIT_SIGNING_KEY"] {
+            do throws(AuditCheckpoint.KeyError) {
+                settings.signingKey = try AuditCheckpoint.signingKey(file: file)
+            } catch {
+                throw ValidationError("--audit-signing-key: \(error.description)")
+            }
+        }
+        settings.checkpointRecords = try Self.value(
+            auditCheckpointRecords.map { String($0) }, "MCP_AUTHZ_AUDIT_CHECKPOINT_RECORDS", environment, default: "1000",
+            expected: "a whole number above 0"
+        ) {
+            Int($0).flatMap { $0 > 0 ? $0 : nil }
+        }
+        let interval = try Self.value(
+            auditCheckpointInterval.map { String($0) }, "MCP_AUTHZ_AUDIT_CHECKPOINT_INTERVAL", environment, default: "60",
+            expected: "seconds, above 0"
+        ) {
+            Double($0).flatMap { $0 > 0 ? $0 : nil }
+        }
+        settings.checkpointInterval = .milliseconds(Int64(interval * 1000))
         return settings
     }
 

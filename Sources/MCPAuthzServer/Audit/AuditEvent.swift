@@ -16,6 +16,8 @@ package enum AuditEvent: Sendable {
     case jwksRefresh(issuer: String, outcome: JWKSRefreshResult)
     /// A request refused before a decision (an oversized header block).
     case requestRefused(reason: String, status: Int)
+    /// A signed checkpoint of the chain (`--audit-signing-key`).
+    case checkpoint(records: Int, chain: String, keyID: String, signature: String)
 
     /// How a key refresh ended.
     package enum JWKSRefreshResult: Sendable {
@@ -33,6 +35,7 @@ package enum AuditEvent: Sendable {
         case .policyLoad: "policy_load"
         case .jwksRefresh: "jwks_refresh"
         case .requestRefused: "request_refused"
+        case .checkpoint: "checkpoint"
         }
     }
 
@@ -66,6 +69,8 @@ package enum AuditEvent: Sendable {
             ]
         case let .requestRefused(reason, status):
             return [("reason", .string(reason)), ("status", .int(status))]
+        case let .checkpoint(records, chain, keyID, signature):
+            return [("records", .int(records)), ("chain", .string(chain)), ("key_id", .string(keyID)), ("signature", .string(signature))]
         }
     }
 }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import MCPAuthzPolicy
@@ -27,6 +28,12 @@ package struct AuditSettings: Sendable {
     /// A write that makes no progress for this long counts as a failed one (`--audit-stall-timeout`):
     /// a stdout pipe whose reader stopped reading must not pass for a log that writes.
     package var stallTimeout: Duration = .seconds(2)
+    /// Signs checkpoints of the chain (`--audit-signing-key`); none without it.
+    package var signingKey: Curve25519.Signing.PrivateKey?
+    /// A checkpoint after this many records (`--audit-checkpoint-records`)...
+    package var checkpointRecords = 1000
+    /// ...or this long after the last one when records came since (`--audit-checkpoint-interval`).
+    package var checkpointInterval: Duration = .seconds(60)
 
     package init() {}
 }
@@ -169,6 +176,13 @@ package final class AuditLog: Service, Sendable {
                 }
             }
             group.addTask { await self.watchForStalls() }
+            if settings.signingKey != nil {
+                group.addTask {
+                    while (try? await Task.sleep(for: self.settings.checkpointInterval)) != nil {
+                        self.queue.offer(.checkpoint, force: true)
+                    }
+                }
+            }
             await withGracefulShutdownHandler {
                 await self.writeUntilClosed()
             } onGracefulShutdown: {
@@ -200,6 +214,10 @@ package final class AuditLog: Service, Sendable {
         var previous = initialPrevious
         var block: [UInt8] = []
         var giveUpAt: NIODeadline?
+        var checkpointer = settings.signingKey.map {
+            AuditCheckpointer(key: $0, everyRecords: settings.checkpointRecords, interval: settings.checkpointInterval)
+        }
+        var started = false
         while var items = await withTaskCancellationHandler(operation: { await queue.next() }, onCancel: { queue.close() }) {
             if items.count < 256, !queue.isClosed, settings.gatherDelay > .zero {
                 try? await Task.sleep(for: settings.gatherDelay)
@@ -212,6 +230,7 @@ package final class AuditLog: Service, Sendable {
                 case let .entry(entry):
                     append(entry, to: &block, previous: &previous)
                     count += 1
+                    checkpointer?.counted(1)
                 case .reopen:
                     guard await write(block, records: count, giveUpAt: &giveUpAt) else { return }
                     block.removeAll(keepingCapacity: true)
@@ -219,13 +238,30 @@ package final class AuditLog: Service, Sendable {
                     await reopenFiles()
                     append(AuditEntry(time: Date().timeIntervalSince1970, .event(.auditReopen)), to: &block, previous: &previous)
                     count += 1
+                    checkpointer?.counted(1)
+                case .checkpoint:
+                    break
                 }
             }
+            // A checkpoint right after the start, then whenever one is due.
+            if var signer = checkpointer, !started || signer.isDue {
+                append(signer.checkpoint(chain: previous, time: Date().timeIntervalSince1970), to: &block, previous: &previous)
+                count += 1
+                checkpointer = signer
+            }
+            started = true
             guard await write(block, records: count, giveUpAt: &giveUpAt) else { return }
         }
         block.removeAll()
         append(AuditEntry(time: Date().timeIntervalSince1970, .event(.auditStop)), to: &block, previous: &previous)
-        guard await write(block, records: 1, giveUpAt: &giveUpAt) else { return }
+        var count = 1
+        if var signer = checkpointer {
+            // The closing checkpoint, after audit_stop: a log that lacks it was cut short.
+            signer.counted(1)
+            append(signer.checkpoint(chain: previous, time: Date().timeIntervalSince1970), to: &block, previous: &previous)
+            count += 1
+        }
+        guard await write(block, records: count, giveUpAt: &giveUpAt) else { return }
         let sinks = sinks
         _ = await thread.perform(until: giveUpAt) { for sink in sinks { sink.sink.sync() } }
     }

@@ -9,6 +9,8 @@ package final class AuditQueue: Sendable {
         case entry(AuditEntry)
         /// Reopen the file (SIGUSR1, after logrotate moved it).
         case reopen
+        /// Time for a signed checkpoint, if records came since the last one.
+        case checkpoint
     }
 
     private struct State: ~Copyable {

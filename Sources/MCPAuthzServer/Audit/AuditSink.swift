@@ -125,6 +125,8 @@ final class AuditSink {
         guard let last = lines.last else { return tail }
         tail.hash = AuditLine.declaredHash(of: last)
         tail.lastEvent = AuditLine.event(of: last)
+        // A signed log ends with the checkpoint that follows audit_stop: the event is the one before.
+        if tail.lastEvent == "checkpoint", lines.count > 1 { tail.lastEvent = AuditLine.event(of: lines[lines.count - 2]) }
         return tail
     }
 
