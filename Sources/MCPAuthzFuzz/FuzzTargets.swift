@@ -3,13 +3,14 @@ import MCPAuthzPolicy
 import MCPAuthzServer
 import MCPAuthzTokens
 
-/// The four readers of hostile input, each fed whatever bytes libFuzzer makes. A target returns
+/// The readers of hostile input, each fed whatever bytes libFuzzer makes. A target returns
 /// normally for any input, accepted or refused; a crash, a hang, a sanitizer report or a broken
 /// invariant (`check`) is a finding.
 enum FuzzTarget: String, CaseIterable {
     /// A policy file: bounded read, YAML pre-scan, parse, validation, compilation, one decision.
     case policy
-    /// A bearer token: header checks, compact JWS parsing, claims, signature and claim checks.
+    /// A bearer token: header checks, compact JWS parsing, claims, signature and claim checks;
+    /// the same bytes as a DPoP proof and as an introspection answer.
     case token
     /// A JSON-RPC request body, as read for a decision.
     case body
@@ -30,6 +31,8 @@ struct FuzzContext {
     var policyFile: String
     /// Time the token target verifies at: inside the validity of the seed tokens.
     var now: Double
+    /// DPoP proofs the token target's inputs are also read as.
+    let dpop = DPoPVerifier()
 
     func run(_ target: FuzzTarget, _ bytes: UnsafeBufferPointer<UInt8>) {
         switch target {
@@ -64,11 +67,34 @@ struct FuzzContext {
 
     private func token(_ bytes: UnsafeBufferPointer<UInt8>) {
         guard let text = String(validating: bytes, as: UTF8.self) else { return }
+        dpopProof(text)
+        // An introspection answer is active only when its `active` is the JSON boolean true.
+        if case .active = Introspector.answer(Array(bytes), ttl: 60, now: now) {
+            check(
+                (try? ClaimValue.parseJSON(Array(bytes), maxDepth: 16)).flatMap { value -> Bool? in
+                    guard case let .object(members) = value else { return nil }
+                    return members["active"] == .bool(true)
+                } == true, "an introspection answer without active: true was read as active")
+        }
         guard let token = try? BearerTokenExtractor.checked(text), let server = snapshot.servers.values.first?.config else { return }
         guard let verified = try? TokenVerifier().verify(token, for: server, in: snapshot, keys: { _ in keys }, now: now) else { return }
         // Whatever was accepted carried a signature by the issuer's key and a live exp.
         check(verified.expiresAt + 60 >= now, "an expired token was accepted")
         check(verified.issuerID == server.issuers.first?.value, "a token of another issuer was accepted")
+    }
+
+    /// The same bytes as a DPoP proof for a token bound to a key nobody has: never accepted.
+    private func dpopProof(_ text: String) {
+        guard let issuer = snapshot.issuersByURL.values.first else { return }
+        let bound = VerifiedToken(
+            identity: Identity(claims: ["cnf": .object(["jkt": .string("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I")])], issuer: issuer),
+            issuerID: issuer.id.value, kid: nil, expiresAt: now + 60
+        )
+        let presented = PresentedToken(
+            token: "t", scheme: .dpop, proofs: [text], request: DPoPRequest(method: "POST", url: "https://server.example.com/token")
+        )
+        let accepted = (try? dpop.check(presented, token: bound, mode: .allowed, leeway: 60, now: now)) != nil
+        check(!accepted, "a fuzzed DPoP proof was accepted for a key nobody holds")
     }
 
     private func body(_ bytes: UnsafeBufferPointer<UInt8>) {
