@@ -402,8 +402,7 @@ struct ServerLimitOptions: ParsableArguments {
         settings.introspection.negativeTTL = min(settings.introspection.negativeTTL, settings.introspection.cacheTTL)
         settings.introspection.timeout = try seconds(introspectionTimeout, "MCP_AUTHZ_INTROSPECTION_TIMEOUT", settings.introspection.timeout)
         settings.introspection.cacheCapacity = settings.tokenCacheCapacity
-        let maxAge = try seconds(dpopMaxAge, "MCP_AUTHZ_DPOP_MAX_AGE", .seconds(Int(settings.dpop.maxAge))).components
-        settings.dpop.maxAge = Double(maxAge.seconds) + Double(maxAge.attoseconds) / 1e18
+        settings.dpop.maxAge = try seconds(dpopMaxAge, "MCP_AUTHZ_DPOP_MAX_AGE", .seconds(Int(settings.dpop.maxAge))).inSeconds
         settings.authzenTrustSubjectProperties =
             try authzenTrustSubjectProperties
             || ServeCommand.value(nil, "MCP_AUTHZ_AUTHZEN_TRUST_SUBJECT_PROPERTIES", environment, default: "false", expected: "true or false") {

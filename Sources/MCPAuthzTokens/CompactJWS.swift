@@ -100,8 +100,8 @@ extension CompactJWS {
 }
 
 /// Strict unpadded base64url (RFC 7515 §2): no padding, no other alphabet, no white space.
-enum Base64URL {
-    static func decode(_ text: ArraySlice<UInt8>) -> [UInt8]? {
+package enum Base64URL {
+    package static func decode(_ text: ArraySlice<UInt8>) -> [UInt8]? {
         text.withUnsafeBufferPointer(decode)
     }
 
@@ -136,7 +136,7 @@ enum Base64URL {
         return table
     }()
 
-    static func encode(_ bytes: [UInt8]) -> String {
+    package static func encode(_ bytes: [UInt8]) -> String {
         Data(bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_")

@@ -112,12 +112,7 @@ package final class Introspector: Sendable {
         }
         guard until > now else { return }
         cache.withLock { entries in
-            if entries.count >= settings.cacheCapacity {
-                entries = entries.filter { $0.value.until > now }
-                if entries.count >= settings.cacheCapacity {
-                    for key in entries.keys.prefix(entries.count / 2 + 1) { entries[key] = nil }
-                }
-            }
+            entries.makeRoom(capacity: settings.cacheCapacity) { $0.until > now }
             entries[digest] = (answer, until)
         }
     }
@@ -211,13 +206,5 @@ package final class Introspector: Sendable {
             }
         }
         return String(decoding: out, as: UTF8.self)
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, as a `Double`.
-    var inSeconds: Double {
-        let (whole, fraction) = components
-        return Double(whole) + Double(fraction) / 1e18
     }
 }

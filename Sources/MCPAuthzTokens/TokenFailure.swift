@@ -71,7 +71,4 @@ package struct TokenFailure: Error, Sendable, Equatable, CustomStringConvertible
     }
 
     package var description: String { "\(reason.rawValue): \(message)" }
-
-    /// Whether the token was good but its DPoP proof was not (`WWW-Authenticate: DPoP`).
-    package var isDPoP: Bool { reason.rawValue.hasPrefix("dpop_") }
 }

@@ -53,16 +53,22 @@ package final class VerifiedTokenCache: Sendable {
 
     package func put(_ key: Key, _ token: VerifiedToken, now: Double) {
         entries.withLock { entries in
-            if entries.count >= capacity {
-                entries = entries.filter { $0.value.expiresAt >= now }
-                // Still full: drop an arbitrary half rather than grow without bound.
-                if entries.count >= capacity {
-                    for key in entries.keys.prefix(entries.count / 2 + 1) { entries[key] = nil }
-                }
-            }
+            entries.makeRoom(capacity: capacity) { $0.expiresAt >= now }
             entries[key] = token
         }
     }
 
     package var count: Int { entries.withLock { $0.count } }
+}
+
+extension Dictionary {
+    /// Room for one more entry in a cache of at most `capacity`: entries no longer good go
+    /// first; when it is still full, an arbitrary half, rather than grow without bound.
+    mutating func makeRoom(capacity: Int, keeping stillGood: (Value) -> Bool) {
+        guard count >= capacity else { return }
+        self = filter { stillGood($0.value) }
+        if count >= capacity {
+            for key in keys.prefix(count / 2 + 1) { self[key] = nil }
+        }
+    }
 }

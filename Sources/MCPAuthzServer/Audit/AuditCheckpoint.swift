@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import MCPAuthzPolicy
+import MCPAuthzTokens
 
 /// Signed checkpoints of the audit log's hash chain (Ed25519).
 ///
@@ -23,19 +24,12 @@ package enum AuditCheckpoint {
     }
 
     package static func base64URL(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        Base64URL.encode(bytes)
     }
 
     /// A signature's bytes from its base64url text.
     package static func base64URLDecodedSignature(_ text: String) -> [UInt8]? {
-        base64URLDecoded(text).flatMap { $0.count == 64 ? $0 : nil }
-    }
-
-    static func base64URLDecoded(_ text: String) -> [UInt8]? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        return Data(base64Encoded: base64).map { Array($0) }
+        Base64URL.decode(Array(text.utf8)[...]).flatMap { $0.count == 64 ? $0 : nil }
     }
 
     /// PKCS#8 and SubjectPublicKeyInfo DER prefixes of an Ed25519 key (RFC 8410): the key bytes follow.
@@ -88,7 +82,8 @@ package enum AuditCheckpoint {
             return Array(der.suffix(32))
         }
         guard case let .object(jwk)? = try? ClaimValue.parseJSON(file, maxDepth: 4), jwk["kty"] == .string("OKP"),
-            jwk["crv"] == .string("Ed25519"), case let .string(value)? = jwk[jwkMember], let raw = base64URLDecoded(value), raw.count == 32
+            jwk["crv"] == .string("Ed25519"), case let .string(value)? = jwk[jwkMember], let raw = Base64URL.decode(Array(value.utf8)[...]),
+            raw.count == 32
         else { return nil }
         return raw
     }

@@ -110,7 +110,7 @@ package enum AuditLine {
         return String(text[..<end])
     }
 
-    static func hex(_ digest: some Sequence<UInt8>) -> String {
+    package static func hex(_ digest: some Sequence<UInt8>) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(64)
         for byte in digest {

@@ -201,8 +201,7 @@ package final class AuditLog: Service, Sendable {
             do { try await Task.sleep(for: interval) } catch { return }
             if isStalled {
                 failures.increment()
-                let seconds = Double(settings.stallTimeout.components.seconds) + Double(settings.stallTimeout.components.attoseconds) / 1e18
-                becomeUnhealthy(AuditSinkError(message: "an audit write made no progress for \(seconds) s"))
+                becomeUnhealthy(AuditSinkError(message: "an audit write made no progress for \(settings.stallTimeout.inSeconds) s"))
             }
         }
     }

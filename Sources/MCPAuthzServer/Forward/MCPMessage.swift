@@ -54,6 +54,19 @@ package enum MCPRequestBody {
         }
     }
 
+    /// A request asked about by its method and params (the decision APIs), read as a forwarded
+    /// body is, so every path decides alike. Arguments not given are unknown, never empty:
+    /// conditions on them fail closed.
+    static func question(method: String, params: [String: ClaimValue]) throws(RequestRejection) -> MCPMessage {
+        let request = ClaimValue.object(["jsonrpc": .string("2.0"), "id": .integer(1), "method": .string(method), "params": .object(params)])
+        var message = try message(request)
+        if params["arguments"] == nil, case var .call(operation) = message {
+            operation.arguments = .unavailable
+            message = .call(operation)
+        }
+        return message
+    }
+
     /// One JSON-RPC 2.0 message.
     static func message(_ value: ClaimValue) throws(RequestRejection) -> MCPMessage {
         guard case let .object(object) = value else { throw RequestRejection(.bodyInvalid, "JSON-RPC message is not an object") }

@@ -188,19 +188,13 @@ struct AuthZENEndpoint: Sendable {
         }
         switch question(evaluation, messages: [message], limited: true, runtime: runtime) {
         case let .failure(refusal): return Decided(problem: refusal.message, mappingReason: refusal.reason)
-        case let .success(question): return Decided(outcome: await decide(question, requestID: requestID, runtime: runtime))
+        case let .success(question): return Decided(outcome: await decide(question, requestID: requestID))
         }
     }
 
     /// Decides, logs and audits one question.
-    private func decide(_ question: AuthzQuestion, requestID: String?, runtime: PolicyRuntime) async -> AuthzOutcome {
-        let outcome = await authorizer.decide(question)
-        outcome.log(to: logger, method: "API", path: "authzen")
-        if let audit = authorizer.audit {
-            let record = DecisionRecord(outcome, endpoint: "authzen", requestID: requestID, httpMethod: nil, httpPath: nil, runtime: runtime)
-            await audit.record(AuditEntry(time: Date().timeIntervalSince1970, .decision(record)))
-        }
-        return outcome
+    private func decide(_ question: AuthzQuestion, requestID: String?) async -> AuthzOutcome {
+        await authorizer.decideRecorded(question, endpoint: "authzen", path: "authzen", requestID: requestID, logger: logger)
     }
 
     /// Why a question could not be put.
@@ -323,7 +317,7 @@ struct AuthZENEndpoint: Sendable {
     private func searcher(_ evaluation: Evaluation, requestID: String?, runtime: PolicyRuntime) async -> (AuthzOutcome?, Refusal?) {
         switch question(evaluation, messages: nil, limited: false, runtime: runtime) {
         case let .failure(refusal): return (nil, refusal)
-        case let .success(question): return (await decide(question, requestID: requestID, runtime: runtime), nil)
+        case let .success(question): return (await decide(question, requestID: requestID), nil)
         }
     }
 
@@ -459,19 +453,11 @@ struct Evaluation {
         default:
             throw AuthZENError("resource.type '\(resource.type)' is none of tool, prompt, resource, mcp_server, task")
         }
-        let request = ClaimValue.object(["jsonrpc": .string("2.0"), "id": .integer(1), "method": .string(method), "params": .object(params)])
-        var message: MCPMessage
         do throws(RequestRejection) {
-            message = try MCPRequestBody.message(request)
+            return try MCPRequestBody.question(method: method, params: params)
         } catch {
             throw AuthZENError(error.message)
         }
-        // Arguments not given are unknown, never empty: conditions on them fail closed.
-        if params["arguments"] == nil, case var .call(operation) = message {
-            operation.arguments = .unavailable
-            message = .call(operation)
-        }
-        return message
     }
 }
 
@@ -497,7 +483,7 @@ struct Page {
         var asked = object
         asked["page"] = nil
         let digest = SHA256.hash(data: Array((ClaimValue.object(asked).jsonText + "|\(limit)").utf8))
-        fingerprint = digest.prefix(12).map { String($0, radix: 16).leftPadded(2) }.joined()
+        fingerprint = AuditLine.hex(digest.prefix(12))
         offset = 0
         if case let .string(token)? = page["token"], !token.isEmpty {
             let parts = (Data(base64Encoded: token).map { String(decoding: $0, as: UTF8.self) } ?? "").split(separator: ".")
@@ -532,12 +518,5 @@ struct Page {
         }
         json.rawArray("results", render(range))
         return json.finish()
-    }
-}
-
-extension String {
-    /// Left-padded with zeros to `width`.
-    fileprivate func leftPadded(_ width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

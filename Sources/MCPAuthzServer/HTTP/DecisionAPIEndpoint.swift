@@ -5,6 +5,22 @@ import Logging
 import MCPAuthzPolicy
 import MCPAuthzTokens
 
+extension Authorizer {
+    /// A decision asked over a JSON API (not forward auth, which answers from its own path):
+    /// decided, logged under `path`, and audited as `endpoint` with the asker's request id.
+    func decideRecorded(_ question: AuthzQuestion, endpoint: String, path: String, requestID: String?, logger: Logger) async -> AuthzOutcome {
+        let outcome = await decide(question)
+        outcome.log(to: logger, method: "API", path: path)
+        if let audit {
+            let record = DecisionRecord(
+                outcome, endpoint: endpoint, requestID: requestID, httpMethod: nil, httpPath: nil, runtime: question.runtime
+            )
+            await audit.record(AuditEntry(time: Date().timeIntervalSince1970, .decision(record)))
+        }
+        return outcome
+    }
+}
+
 /// `POST /v1/decide` and `POST /v1/filter`, for MCP servers that ask themselves: a JSON
 /// question, a JSON answer (200); 400 for a malformed question, 405 for another method, 413 for
 /// an oversized one.
@@ -51,21 +67,14 @@ struct DecisionAPIEndpoint: Sendable {
     ) async -> AuthzOutcome {
         // A decision counts against the server's limits; a list filter does not (it asks what
         // may be shown, not to do it).
-        let outcome = await authorizer.decide(
+        await authorizer.decideRecorded(
             AuthzQuestion(
                 runtime: runtime, serverID: runtime.snapshot.servers[server] == nil ? nil : server,
                 token: { _ throws(TokenFailure) in try token() }, messages: { _ in messages() }, clientIP: clientIP,
                 limited: endpoint == "decide", checksProof: endpoint == "decide"
-            )
+            ),
+            endpoint: endpoint, path: "/v1/\(endpoint)", requestID: request.headers[.requestID], logger: logger
         )
-        outcome.log(to: logger, method: "API", path: "/v1/\(endpoint)")
-        if let audit = authorizer.audit {
-            let record = DecisionRecord(
-                outcome, endpoint: endpoint, requestID: request.headers[.requestID], httpMethod: nil, httpPath: nil, runtime: runtime
-            )
-            await audit.record(AuditEntry(time: Date().timeIntervalSince1970, .decision(record)))
-        }
-        return outcome
     }
 
     private func decideAnswer(_ outcome: AuthzOutcome, runtime: PolicyRuntime) -> [UInt8] {

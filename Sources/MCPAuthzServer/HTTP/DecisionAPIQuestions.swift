@@ -110,17 +110,10 @@ struct DecideQuestion: Sendable {
         case let .object(arguments)?: params["arguments"] = .object(arguments)
         default: throw DecisionAPIError("'arguments' must be an object")
         }
-        let argumentsGiven = params["arguments"] != nil
-        // The same reading as a forwarded body, so both paths decide alike.
-        let request = ClaimValue.object(["jsonrpc": .string("2.0"), "id": .integer(1), "method": .string(method), "params": .object(params)])
         do throws(RequestRejection) {
-            message = try MCPRequestBody.message(request)
+            message = try MCPRequestBody.question(method: method, params: params)
         } catch {
             throw DecisionAPIError(error.message)
-        }
-        if !argumentsGiven, case var .call(operation) = message {
-            operation.arguments = .unavailable
-            message = .call(operation)
         }
     }
 
