@@ -10,7 +10,8 @@ Contestants, each a server pinned to core 0 while wrk (one thread, fixed connect
 core 1, so every contestant gets the same single core:
   A  nginx `return 204`: the HTTP limit of this machine.
   B  mcp-authz /auth (plain auth_request shape: Mcp-Method/Mcp-Name headers), one cached valid
-     RS256 token, allowed, audit to a file.
+     RS256 token, allowed, audit to a file, `--audit-durability queued` (an answer goes once its
+     record is queued).
   C  B with the audit off.
   D  B with a different token on every request and a one-entry token cache: every request
      verifies an RS256 signature.
@@ -34,6 +35,9 @@ core 1, so every contestant gets the same single core:
      from the kept answer (L/B; goal at least 0.9).
   M  B with a DPoP-bound token (RFC 9449) and a new ES256 proof on every request (made before
      the run by cryptography): the proof's signature, binding, URL and replay check each time.
+  N  B with `--audit-durability written`: every answer waits until its record's block was
+     handed to the kernel (group commit) (N/B; goal at least 0.8, else the default stays queued).
+  O  B with `--audit-durability synced`: the same, and the file on disk (fdatasync) first.
 Every contestant runs once per round, round-robin (--rounds, default 3), and the medians are
 reported, so that this VM's drifting speed falls on all alike. Then: B's p99 at half of B's
 peak rate (wrk with a random per-connection delay), and A's at half of A's for scale, mcp-authz's resident memory
@@ -500,7 +504,8 @@ def run(args):
         bench.stop(nginx)
 
     def cached_audit_on():
-        sidecar, base = bench.serve(work / "small.yaml", "sidecar-b", "--audit", str(work / "audit-b.jsonl"))
+        sidecar, base = bench.serve(work / "small.yaml", "sidecar-b", "--audit", str(work / "audit-b.jsonl"),
+                                    "--audit-durability", "queued")
         bench.expect(base, asked)
         peaks, stop = [], threading.Event()
         sampler = threading.Thread(target=sample_rss, args=(sidecar.pid, stop, peaks))
@@ -513,8 +518,17 @@ def run(args):
         extra["audit_records_b"] = sum(1 for _ in open(work / "audit-b.jsonl"))
 
     def cached_audit_on_at_half_load():
-        sidecar, base = bench.serve(work / "small.yaml", "sidecar-b", "--audit", str(work / "audit-b.jsonl"))
+        sidecar, base = bench.serve(work / "small.yaml", "sidecar-b", "--audit", str(work / "audit-b.jsonl"),
+                                    "--audit-durability", "queued")
         extra["half"] = half_load(bench, base, work, token, bench.results["B"]["rps"] / 2)
+        bench.stop(sidecar)
+
+    def written_at_half_load():
+        # N's latency at half its peak: what holding each answer for its write costs when the
+        # writer is not busy, side by side with B at half its peak.
+        sidecar, base = bench.serve(work / "small.yaml", "sidecar-n", "--audit", str(work / "audit-n.jsonl"),
+                                    "--audit-durability", "written")
+        extra["half_n"] = half_load(bench, base, work, token, bench.results["N"]["rps"] / 2, "N")
         bench.stop(sidecar)
 
     def nginx_limit_at_half_load():
@@ -560,6 +574,17 @@ def run(args):
         bench.rounds.setdefault("M", []).append(result)
         print(f"  M: {result['rps']:,.0f} req/s, p50 {result['p50']:.3f} ms, p99 {result['p99']:.3f} ms", flush=True)
         bench.stop(sidecar)
+
+    def durable(label, mode):
+        # B with answers held until their records are written (group commit), or synced.
+        def measure():
+            log = work / f"audit-{label.lower()}.jsonl"
+            sidecar, base = bench.serve(work / "small.yaml", f"sidecar-{label.lower()}", "--audit", str(log),
+                                        "--audit-durability", mode)
+            bench.expect(base, asked)
+            bench.measure(label, base, b_script)
+            bench.stop(sidecar)
+        return measure
 
     def cached_audit_off():
         sidecar, base = bench.serve(work / "small.yaml", "sidecar-c", "--audit", "none")
@@ -640,7 +665,9 @@ def run(args):
                    "J": ("B with a shadow policy set (--shadow-policies) decided beside it", shadow_policy),
                    "K": ("B with two limits counting every request", limited),
                    "L": ("B with an opaque token introspected once (RFC 7662), then decided from the kept answer", introspected),
-                   "M": ("B with a DPoP-bound token and a new ES256 proof on every request", dpop_per_request)}
+                   "M": ("B with a DPoP-bound token and a new ES256 proof on every request", dpop_per_request),
+                   "N": ("B with --audit-durability written (answers wait for their block's write)", durable("N", "written")),
+                   "O": ("B with --audit-durability synced (and for fdatasync)", durable("O", "synced"))}
     try:
         # Round-robin, so that drift of this machine's speed during the run (seen up to 2x over
         # minutes on this VM) falls on every contestant alike; medians are reported.
@@ -653,6 +680,9 @@ def run(args):
         if "B" in bench.rounds:
             print("B at half its peak", flush=True)
             cached_audit_on_at_half_load()
+        if "N" in bench.rounds and not args.smoke:
+            print("N at half its peak", flush=True)
+            written_at_half_load()
         if "A" in bench.rounds and not args.smoke:
             print("A at half its peak", flush=True)
             nginx_limit_at_half_load()
@@ -751,14 +781,15 @@ def startup_times(bench, policy, runs):
 
 def report(results, extra, args):
     r = results
-    rows = [("A", "nginx return 204 (HTTP limit)"), ("B", "mcp-authz, cached RS256 token, audit on"),
+    rows = [("A", "nginx return 204 (HTTP limit)"), ("B", "mcp-authz, cached RS256 token, audit on (queued)"),
             ("C", "mcp-authz, cached token, audit off"), ("D", "mcp-authz, unique tokens (RS256 verify each)"),
             ("E", "Apache + mod_auth_openidc, same token"), ("F", "nginx auth_request -> mcp-authz -> upstream"),
             ("G", "mcp-authz, 10,000 rules + 100,000 emails"), ("H", "SwiftNIO HTTP/1 return 204 (stack limit)"),
             ("I", "nginx auth_request -> nginx 204 -> upstream (auth_request bound)"),
             ("J", "B with a shadow policy set"), ("K", "B with two limits counting every request"),
             ("L", "B with an introspected opaque token (answer kept)"),
-            ("M", "B with DPoP: a new ES256 proof verified per request")]
+            ("M", "B with DPoP: a new ES256 proof verified per request"),
+            ("N", "B with --audit-durability written"), ("O", "B with --audit-durability synced")]
     print()
     print(f"| | contestant (server on 1 core, wrk -t1 -c{CONNECTIONS} on the other; median of {args.rounds} "
           f"round{'s' if args.rounds > 1 else ''}) | req/s | p50 ms | p99 ms |")
@@ -770,6 +801,10 @@ def report(results, extra, args):
     if half:
         print(f"| B/2 | B at half its peak (target {half['target']:,.0f}/s) | {half['rps']:,.0f} | {half['p50']:.3f} | "
               f"{half['p99']:.3f} |")
+    half_n = extra.get("half_n")
+    if half_n:
+        print(f"| N/2 | N at half its peak (target {half_n['target']:,.0f}/s) | {half_n['rps']:,.0f} | {half_n['p50']:.3f} | "
+              f"{half_n['p99']:.3f} |")
     half_a = extra.get("half_a")
     if half_a:
         print(f"| A/2 | A at half its peak (target {half_a['target']:,.0f}/s) | {half_a['rps']:,.0f} | {half_a['p50']:.3f} | "
@@ -778,7 +813,8 @@ def report(results, extra, args):
     goals = [("B/A", "B", "A", 0.5), ("D/A", "D", "A", None), ("B/E", "B", "E", 3), ("D/E", "D", "E", None),
              ("G/B", "G", "B", 0.9), ("B/C", "B", "C", 0.9), ("F/A", "F", "A", None), ("F/I", "F", "I", None),
              ("H/A", "H", "A", None), ("B/H", "B", "H", None), ("J/B", "J", "B", 0.85), ("K/B", "K", "B", 0.9),
-             ("L/B", "L", "B", 0.9), ("M/B", "M", "B", None), ("M/D", "M", "D", None)]
+             ("L/B", "L", "B", 0.9), ("M/B", "M", "B", None), ("M/D", "M", "D", None), ("N/B", "N", "B", 0.8),
+             ("O/B", "O", "B", None)]
     print("| ratio | value | goal |")
     print("| --- | ---: | --- |")
     for name, top, bottom, goal in goals:

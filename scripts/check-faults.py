@@ -5,7 +5,7 @@ found against earlier builds and asserts what must happen instead.
 1. stdout audit pipe whose reader stops reading: the sidecar keeps answering /healthz, turns
    unhealthy after --audit-stall-timeout (403 audit_unavailable, /readyz 503, metric), and
    recovers when the reader reads again; every answered allow has its record, drops are counted
-   by audit_gap, and the chain verifies.
+   by audit_gap (queued durability; written drops none), and the chain verifies.
 2. A client that pipelines and never reads: the sidecar stops reading from it (the client can
    hand the kernel only a bounded amount) and its memory stays bounded; fast path and
    Hummingbird path both.
@@ -119,30 +119,34 @@ def records(text):
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def stalled_stdout(binary, work, policy, token):
-    """1: the audit log's stdout pipe stops being read."""
+def stalled_stdout(binary, work, policy, token, durability):
+    """1: the audit log's stdout pipe stops being read. `queued`: answers go while the buffer
+    takes records, so it fills and records are dropped (counted). `written` (the default): each
+    answer waits for its record's write, so the allow waiting when the pipe stalls is the one
+    denied, and nothing is dropped."""
     process, port = start(binary, policy, "--audit", "-", "--audit-stall-timeout", "1", "--audit-buffer", "64",
-                          stdout=subprocess.PIPE)
-    allowed_ids = []
-    # Fill the pipe (64 KiB) and the buffer: each allow is answered, its record queued.
+                          "--audit-durability", durability, stdout=subprocess.PIPE)
+    allowed_ids, withheld = [], None
+    # Fill the pipe (64 KiB) and, in queued mode, the buffer.
     for _ in range(400):
         status, headers, _ = ask(port, token=token)
         if status == 200:
             allowed_ids.append(headers["x-authz-decision-id"])
         elif headers.get("x-authz-reason") == "audit_unavailable":
+            withheld = headers.get("x-authz-decision-id")
             break
     started = time.time()
     status, _, body = ask(port, "/healthz", timeout=3)
-    check("stalled stdout: /healthz still answers at once", status == 200 and time.time() - started < 1.0)
+    check(f"stalled stdout ({durability}): /healthz still answers at once", status == 200 and time.time() - started < 1.0)
     deadline = time.time() + 5
     while time.time() < deadline and ask(port, "/readyz")[0] != 503:
         time.sleep(0.1)
     status, _, body = ask(port, "/readyz")
-    check("stalled stdout: /readyz 503 with the audit log failing", status == 503 and b'"audit":"failing"' in body, body.decode())
+    check(f"stalled stdout ({durability}): /readyz 503 with the audit log failing", status == 503 and b'"audit":"failing"' in body, body.decode())
     status, headers, _ = ask(port, token=token)
-    check("stalled stdout: an allowed call is denied audit_unavailable",
+    check(f"stalled stdout ({durability}): an allowed call is denied audit_unavailable",
           status == 403 and headers.get("x-authz-reason") == "audit_unavailable", f"{status} {headers}")
-    check("stalled stdout: metric mcp_authz_audit_healthy 0", metric(port, "mcp_authz_audit_healthy") == 0)
+    check(f"stalled stdout ({durability}): metric mcp_authz_audit_healthy 0", metric(port, "mcp_authz_audit_healthy") == 0)
 
     # The reader reads again: the log recovers, and allows come back.
     captured = []
@@ -151,26 +155,35 @@ def stalled_stdout(binary, work, policy, token):
     deadline = time.time() + 10
     while time.time() < deadline and ask(port, "/readyz")[0] != 200:
         time.sleep(0.1)
-    check("stalled stdout: /readyz 200 once the pipe is read again", ask(port, "/readyz")[0] == 200)
+    check(f"stalled stdout ({durability}): /readyz 200 once the pipe is read again", ask(port, "/readyz")[0] == 200)
     status, headers, _ = ask(port, token=token)
-    check("stalled stdout: allowed again after recovery", status == 200)
+    check(f"stalled stdout ({durability}): allowed again after recovery", status == 200)
     if status == 200:
         allowed_ids.append(headers["x-authz-decision-id"])
-    check("stalled stdout: SIGTERM exits 0", stop(process) == 0)
+    check(f"stalled stdout ({durability}): SIGTERM exits 0", stop(process) == 0)
     reader.join(timeout=10)
     text = captured[0].decode() if captured else ""
     lines = records(text)
     audited = {line.get("decision_id") for line in lines if line.get("decision") == "allow" or line.get("status") == 200}
     missing = [i for i in allowed_ids if i not in audited]
-    check(f"stalled stdout: every answered allow ({len(allowed_ids)}) has its record", not missing and allowed_ids,
+    check(f"stalled stdout ({durability}): every answered allow ({len(allowed_ids)}) has its record", not missing and allowed_ids,
           f"missing {len(missing)}: {missing[:3]}")
     gaps = [line for line in lines if line.get("event") == "audit_gap"]
-    check("stalled stdout: the records dropped while failing are counted by audit_gap",
-          len(gaps) == 1 and gaps[0]["dropped"] > 0, json.dumps(gaps))
-    check("stalled stdout: audit_stop ends the log", lines and lines[-1].get("event") == "audit_stop")
+    if durability == "queued":
+        check(f"stalled stdout ({durability}): the records dropped while failing are counted by audit_gap",
+              len(gaps) == 1 and gaps[0]["dropped"] > 0, json.dumps(gaps))
+    else:
+        check(f"stalled stdout ({durability}): nothing dropped (each answer waited for its record), so no audit_gap",
+              not gaps, json.dumps(gaps))
+        # The allow that waited when the pipe stalled: its record was already in the block, and
+        # is written once the pipe is read, followed by the denial it was answered with.
+        same = [(line.get("decision"), line.get("reason")) for line in lines if line.get("decision_id") == withheld]
+        check(f"stalled stdout ({durability}): the withheld allow's record is followed by its denial (same decision id)",
+              withheld and same == [("allow", "allowed"), ("deny", "audit_unavailable")], f"{withheld}: {same}")
+    check(f"stalled stdout ({durability}): audit_stop ends the log", lines and lines[-1].get("event") == "audit_stop")
     (work / "stdout-audit.jsonl").write_text(text)
     verify = subprocess.run([binary, "audit", "verify", str(work / "stdout-audit.jsonl")], capture_output=True, text=True)
-    check("stalled stdout: the chain verifies", verify.returncode == 0, verify.stdout + verify.stderr)
+    check(f"stalled stdout ({durability}): the chain verifies", verify.returncode == 0, verify.stdout + verify.stderr)
 
 
 def pipelining_without_reading(binary, policy, token):
@@ -360,7 +373,8 @@ def main():
     token = mint(work, RESOURCE, {"reader": {"sub": "user-reader", "scope": "read:todos"}})["reader"]
     policy = work / "policy.yaml"
     policy.write_text(one_server_policy(work, "{ path_prefix: /mcp }", RESOURCE, RULES))
-    stalled_stdout(binary, work, policy, token)
+    for durability in ("queued", "written"):
+        stalled_stdout(binary, work, policy, token, durability)
     pipelining_without_reading(binary, policy, token)
     taken_port(binary, policy)
     torn_tail_and_unclean_stop(binary, work, policy, token)

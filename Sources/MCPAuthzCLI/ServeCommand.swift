@@ -61,6 +61,15 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var auditFailure: String?
 
+    @Option(
+        help: """
+            When an answer may go: 'queued' (its audit record is queued for the writer), 'written' (the record was \
+            handed to the kernel for every destination: a killed process loses no answered decision) or 'synced' \
+            (and every audit file is on disk). [env: MCP_AUTHZ_AUDIT_DURABILITY] (default: \(AuditSettings().durability.rawValue))
+            """
+    )
+    var auditDurability: String?
+
     @Option(help: "Audit records buffered for the writer; requests wait when it is full. [env: MCP_AUTHZ_AUDIT_BUFFER] (default: 65536)")
     var auditBuffer: Int?
 
@@ -169,6 +178,10 @@ struct ServeCommand: AsyncParsableCommand {
             default: nil
             }
         }
+        settings.durability = try Self.value(
+            auditDurability, "MCP_AUTHZ_AUDIT_DURABILITY", environment, default: settings.durability.rawValue,
+            expected: "queued, written or synced", parse: AuditDurability.init(rawValue:)
+        )
         settings.bufferCapacity = try Self.value(
             auditBuffer.map { String($0) }, "MCP_AUTHZ_AUDIT_BUFFER", environment, default: "65536", expected: "a whole number above 0"
         ) {

@@ -143,23 +143,25 @@ import Testing
 
     @Test func fullQueueMakesProducersWaitUntilTheWriterTakes() async {
         let queue = AuditQueue(capacity: 2)
-        #expect(queue.offer(Self.item(1)))
-        #expect(queue.offer(Self.item(2)))
-        #expect(!queue.offer(Self.item(3)))
+        #expect(queue.offer(Self.item(1)) == 1)
+        #expect(queue.offer(Self.item(2)) == 2)
+        #expect(queue.offer(Self.item(3)) == nil)
         async let pushed = queue.push(Self.item(3)) { true }
         try? await Task.sleep(for: .milliseconds(50))
         #expect(queue.count == 2)
         let first = await queue.next()
         #expect(first?.count == 2)
-        #expect(await pushed)
+        // Positions count what was added, in order: a refused offer takes none.
+        #expect(await pushed == 3)
         #expect(await queue.next()?.count == 1)
+        #expect(queue.offer(Self.item(4), force: true) == 4)
     }
 
     @Test func producerStopsWaitingWhenToldNotTo() async {
         let queue = AuditQueue(capacity: 1)
         queue.offer(Self.item(1))
         let gaveUp = await queue.push(Self.item(2)) { false }
-        #expect(!gaveUp)
+        #expect(gaveUp == nil)
     }
 
     @Test func closeDrainsThenEnds() async {

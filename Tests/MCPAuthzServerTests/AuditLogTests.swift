@@ -81,20 +81,18 @@ import Testing
     }
 
     /// A destination that stops taking bytes (a pipe nobody reads) is a failing one after the
-    /// stall timeout, and writes again, with the gap counted, once it is read.
+    /// stall timeout, and writes again, with the gap counted, once it is read. In `queued` mode,
+    /// where answers do not wait for the writer and so fill the buffer (`AuditDurabilityTests`
+    /// for the other modes).
     @Test func aStalledDestinationCountsAsFailingAndRecovers() async throws {
-        var ends: [Int32] = [0, 0]
-        #expect(pipe(&ends) == 0)
-        let (readEnd, writeEnd) = (ends[0], ends[1])
-        defer {
-            close(readEnd)
-            close(writeEnd)
-        }
+        let pipe = try AuditPipe()
+        defer { pipe.close() }
         try await withSidecar(
             configure: {
-                $0.audit.destinations = [.file("/proc/self/fd/\(writeEnd)")]
+                $0.audit.destinations = [pipe.destination]
                 $0.audit.stallTimeout = .milliseconds(300)
                 $0.audit.bufferCapacity = 16
+                $0.audit.durability = .queued
             }
         ) { sidecar in
             var allowed = 0
@@ -109,7 +107,7 @@ import Testing
             #expect(denied.header("X-Authz-Reason") == "audit_unavailable")
             #expect(try await sidecar.send(.get, "/healthz").status == .ok)
             // Read the pipe from now on: writes go through, the gap is recorded.
-            let drained = Drain(readEnd)
+            let drained = Drain(pipe.readEnd)
             let writing = try await eventually { try sidecar.json(try await sidecar.send(.get, "/readyz"))["audit"] as? String == "writing" }
             #expect(writing)
             #expect(try await sidecar.callTool("get_todo", token: sidecar.token("reader")).status == .ok)
@@ -144,6 +142,26 @@ import Testing
         #expect(AuditLine.recordsTear(lines[torn + 1], previous: lastWhole))
         #expect(!AuditLine.recordsTear(lines[torn + 1], previous: AuditLine.genesis), "only from the last whole line")
         #expect(!AuditLine.recordsTear(whole[0], previous: nil), "an ordinary audit_start records no tear")
+    }
+}
+
+/// A pipe for the audit log to write to, which nobody reads until the test says (`Drain`).
+struct AuditPipe {
+    let readEnd: Int32
+    let writeEnd: Int32
+
+    init() throws {
+        var ends: [Int32] = [0, 0]
+        try #require(pipe(&ends) == 0)
+        (readEnd, writeEnd) = (ends[0], ends[1])
+    }
+
+    /// The write end as the audit log opens it.
+    var destination: AuditDestination { .file("/proc/self/fd/\(writeEnd)") }
+
+    func close() {
+        Glibc.close(readEnd)
+        Glibc.close(writeEnd)
     }
 }
 

@@ -8,6 +8,19 @@ import ServiceLifecycle
 import Synchronization
 import UnixSignals
 
+/// When an answer may be sent, relative to the writing of its audit record
+/// (`--audit-durability`).
+package enum AuditDurability: String, Sendable, CaseIterable {
+    /// Once the record is queued for the writer: a killed process loses the records of answers
+    /// sent in about the last few milliseconds.
+    case queued
+    /// Once `write(2)` has handed the record to the kernel for every destination: a killed
+    /// process loses no answered decision; a machine crash can.
+    case written
+    /// Once, besides, every file destination is on disk (`fdatasync`).
+    case synced
+}
+
 /// How the audit log is written.
 package struct AuditSettings: Sendable {
     /// Files and/or stdout; empty turns the audit log off.
@@ -34,23 +47,29 @@ package struct AuditSettings: Sendable {
     package var checkpointRecords = 1000
     /// ...or this long after the last one when records came since (`--audit-checkpoint-interval`).
     package var checkpointInterval: Duration = .seconds(60)
+    /// When answers may go (`--audit-durability`). `written` by default: holding answers for
+    /// their block's write cost nothing measurable against `queued` (bench N/B, bench/RESULTS.md).
+    package var durability: AuditDurability = .written
 
     package init() {}
 }
 
 /// The audit log: every decision and every policy and key event, as chained JSON lines.
 ///
-/// Requests hand records to a bounded queue and go on; one task (this service's `run`) turns
-/// them into lines and writes whatever is pending in one `write(2)` per destination, made on a
-/// thread of its own (`AuditWriterThread`), never on an event loop. Lines reach the file within
-/// one write's time of being decided, and nothing is lost on shutdown: the service stops after
-/// the HTTP server, and drains the queue first. When a write fails, or makes no progress for
+/// Requests hand records to a bounded queue; one task (this service's `run`) turns them into
+/// lines and writes whatever is pending in one `write(2)` per destination, made on a thread of
+/// its own (`AuditWriterThread`), never on an event loop. Under `written` and `synced`
+/// durability each answer then waits until its block is written (`AuditCommits`: group
+/// commit), so a killed process loses no answered decision; under `queued` it goes at once.
+/// Nothing is lost on shutdown: the service stops after the HTTP server, and drains the queue
+/// first. When a write fails, or makes no progress for
 /// `stallTimeout`, the log turns unhealthy (log line, metric, readiness), keeps the unwritten
 /// lines and retries; requests then either are denied (`failClosed`) or go on, and records
 /// beyond the buffer are counted as dropped and noted in the log (`audit_gap`) once writing
 /// works again.
 package final class AuditLog: Service, Sendable {
     private let queue: AuditQueue
+    private let commits = AuditCommits()
     private let sinks: [UncheckedSink]
     private let thread = AuditWriterThread()
     private let initialPrevious: String
@@ -128,24 +147,47 @@ package final class AuditLog: Service, Sendable {
     /// if configured to keep deciding.
     package var permitsAllow: Bool { isHealthy || !settings.failClosed }
 
-    /// Records a decision: waits for room while the log is healthy; while it is not, a record
-    /// that does not fit is dropped and counted (false). A caller whose record was dropped
-    /// must not answer an allow when the log fails closed (`Authorizer.withheld`).
+    /// Records a decision, true once it is kept as the durability mode promises: waits for room
+    /// while the log is healthy (while it is not, a record that does not fit is dropped and
+    /// counted), and in `written` and `synced` mode until its block is written. False when the
+    /// record was dropped, or the log failed before writing it: a caller must then not answer
+    /// an allow when the log fails closed (`Authorizer.withheld`).
     @discardableResult
     package func record(_ entry: AuditEntry) async -> Bool {
-        let queued = await queue.push(.entry(entry)) { self.isHealthy }
-        if !queued { countDropped() }
-        return queued
+        guard let position = await queue.push(.entry(entry), keepWaiting: { self.isHealthy }) else {
+            countDropped()
+            return false
+        }
+        guard settings.durability != .queued else { return true }
+        return await commits.wait(for: position)
     }
 
-    /// Records a decision if there is room now; false when the caller must `record` (and wait).
-    package func recordNow(_ entry: AuditEntry) -> Bool {
-        queue.offer(.entry(entry))
+    /// What `recordNow` did with a record.
+    package enum Receipt {
+        /// Queued, and that is all the mode asks.
+        case kept
+        /// Queued at this position; the answer waits for `whenWritten`.
+        case queued(UInt64)
+        /// The buffer is full: the caller must `record` (and wait).
+        case full
+    }
+
+    /// Records a decision if there is room now, without waiting.
+    package func recordNow(_ entry: AuditEntry) -> Receipt {
+        guard let position = queue.offer(.entry(entry)) else { return .full }
+        return settings.durability == .queued ? .kept : .queued(position)
+    }
+
+    /// Calls `done` once the record at `position` (`Receipt.queued`) is written, with true, or
+    /// with false when the log failed first (as `record` returns). Called on the writer's task:
+    /// hop to where the answer is sent.
+    package func whenWritten(_ position: UInt64, _ done: @escaping @Sendable (Bool) -> Void) {
+        commits.wait(for: position, done)
     }
 
     /// Records a decision if there is room now, else drops and counts it (for `audit_gap`).
     package func recordOrCount(_ entry: AuditEntry) {
-        if !queue.offer(.entry(entry)) { countDropped() }
+        if queue.offer(.entry(entry)) == nil { countDropped() }
     }
 
     /// A record that could not be kept: counted for the metric and the next `audit_gap`.
@@ -190,6 +232,7 @@ package final class AuditLog: Service, Sendable {
             }
             group.cancelAll()
         }
+        commits.end()
         thread.shutdown()
     }
 
@@ -217,11 +260,17 @@ package final class AuditLog: Service, Sendable {
             AuditCheckpointer(key: $0, everyRecords: settings.checkpointRecords, interval: settings.checkpointInterval)
         }
         var started = false
+        // The position of the last item taken (`AuditQueue`): what a written block commits.
+        var taken: UInt64 = 0
+        // Answers wait for their records in `written` and `synced`: then the first record after
+        // a pause is written at once, and records gather while a write is under way.
+        let gatherDelay = settings.durability == .queued ? settings.gatherDelay : .zero
         while var items = await withTaskCancellationHandler(operation: { await queue.next() }, onCancel: { queue.close() }) {
-            if items.count < 256, !queue.isClosed, settings.gatherDelay > .zero {
-                try? await Task.sleep(for: settings.gatherDelay)
+            if items.count < 256, !queue.isClosed, gatherDelay > .zero {
+                try? await Task.sleep(for: gatherDelay)
                 items += queue.takePending()
             }
+            taken += UInt64(items.count)
             block.removeAll(keepingCapacity: true)
             var count = 0
             for item in items {
@@ -250,6 +299,14 @@ package final class AuditLog: Service, Sendable {
             }
             started = true
             guard await write(block, records: count, giveUpAt: &giveUpAt) else { return }
+            switch settings.durability {
+            case .queued: break
+            case .written: commits.commit(through: taken)
+            case .synced:
+                // Not committed when the disk refused: those answers went as not written
+                // (`becomeUnhealthy`), and the next block's sync covers these records too.
+                if await syncFiles(until: giveUpAt) { commits.commit(through: taken) }
+            }
         }
         block.removeAll()
         append(AuditEntry(time: Date().timeIntervalSince1970, .event(.auditStop)), to: &block, previous: &previous)
@@ -261,8 +318,28 @@ package final class AuditLog: Service, Sendable {
             count += 1
         }
         guard await write(block, records: count, giveUpAt: &giveUpAt) else { return }
+        _ = await syncFiles(until: giveUpAt)
+    }
+
+    /// Has every file destination put on disk what was written to it; false (and the log
+    /// unhealthy) when one could not.
+    private func syncFiles(until giveUpAt: NIODeadline?) async -> Bool {
         let sinks = sinks
-        _ = await thread.perform(until: giveUpAt) { for sink in sinks { sink.sink.sync() } }
+        let outcome = await thread.perform(until: giveUpAt) { () -> AuditSinkError? in
+            for sink in sinks {
+                do throws(AuditSinkError) { try sink.sink.sync() } catch { return error }
+            }
+            return nil
+        }
+        let problem: AuditSinkError
+        switch outcome {
+        case .some(nil): return true
+        case let .some(error?): problem = error
+        case nil: problem = AuditSinkError(message: "the audit files could not be synced before exit")
+        }
+        failures.increment()
+        becomeUnhealthy(problem)
+        return false
     }
 
     private func append(_ entry: AuditEntry, to block: inout [UInt8], previous: inout String) {
@@ -319,6 +396,7 @@ package final class AuditLog: Service, Sendable {
     }
 
     private func becomeUnhealthy(_ error: AuditSinkError) {
+        commits.fail()
         guard healthy.exchange(false, ordering: .relaxed) else { return }
         healthGauge.record(0)
         logger.critical(
@@ -330,6 +408,7 @@ package final class AuditLog: Service, Sendable {
     }
 
     private func becomeHealthy() {
+        commits.recover()
         healthy.store(true, ordering: .relaxed)
         healthGauge.record(1)
         let dropped = droppedSinceFailure.exchange(0, ordering: .relaxed)

@@ -4,6 +4,10 @@ import Synchronization
 ///
 /// Requests add entries without waiting while there is room, and wait for room when it is
 /// full (backpressure, never a silent drop). The one writer takes everything pending at once.
+///
+/// Every item added gets a position, 1, 2, 3, … in the order added; the writer takes items in
+/// that order, so after it has taken n items in all, the last one it took is at position n
+/// (what `--audit-durability written` waits for: `AuditCommits`).
 package final class AuditQueue: Sendable {
     package enum Item: Sendable {
         case entry(AuditEntry)
@@ -19,6 +23,8 @@ package final class AuditQueue: Sendable {
         var consumer: CheckedContinuation<[Item]?, Never>?
         var producers: [CheckedContinuation<Void, Never>] = []
         var closed = false
+        /// The position of the last item added.
+        var added: UInt64 = 0
     }
 
     private let state: Mutex<State>
@@ -27,11 +33,12 @@ package final class AuditQueue: Sendable {
         state = Mutex(State(capacity: max(1, capacity)))
     }
 
-    /// Adds an item, waiting while the buffer is full, for as long as `keepWaiting` holds;
-    /// false when it gave up.
-    package func push(_ item: Item, keepWaiting: () -> Bool) async -> Bool {
-        while !offer(item) {
-            guard keepWaiting() else { return false }
+    /// Adds an item, waiting while the buffer is full, for as long as `keepWaiting` holds: its
+    /// position, or nil when it gave up.
+    package func push(_ item: Item, keepWaiting: () -> Bool) async -> UInt64? {
+        while true {
+            if let position = offer(item) { return position }
+            guard keepWaiting() else { return nil }
             await withCheckedContinuation { (producer: CheckedContinuation<Void, Never>) in
                 let roomNow = state.withLock { state -> Bool in
                     if state.items.count < state.capacity || state.closed { return true }
@@ -41,29 +48,27 @@ package final class AuditQueue: Sendable {
                 if roomNow { producer.resume() }
             }
         }
-        return true
     }
 
-    /// Adds an item if there is room (or `force`); false when the buffer is full.
+    /// Adds an item if there is room (or `force`): its position, or nil when the buffer is full.
     @discardableResult
-    package func offer(_ item: Item, force: Bool = false) -> Bool {
-        let handOver = state.withLock { state -> (CheckedContinuation<[Item]?, Never>, [Item])?? in
-            guard force || state.items.count < state.capacity || state.closed else { return .none }
+    package func offer(_ item: Item, force: Bool = false) -> UInt64? {
+        let added = state.withLock { state -> (position: UInt64, handOver: (CheckedContinuation<[Item]?, Never>, [Item])?)? in
+            guard force || state.items.count < state.capacity || state.closed else { return nil }
             state.items.append(item)
-            guard let consumer = state.consumer else { return .some(nil) }
+            state.added += 1
+            guard let consumer = state.consumer else { return (state.added, nil) }
             state.consumer = nil
             let items = state.items
             state.items = []
-            return .some((consumer, items))
+            return (state.added, (consumer, items))
         }
-        switch handOver {
-        case .none: return false
-        case .some(nil): return true
-        case let .some((consumer, items)?):
+        guard let added else { return nil }
+        if let (consumer, items) = added.handOver {
             consumer.resume(returning: items)
             wakeProducers()
-            return true
         }
+        return added.position
     }
 
     /// Everything pending, waiting for something when empty; nil once closed and empty.

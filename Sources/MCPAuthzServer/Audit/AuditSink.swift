@@ -87,9 +87,21 @@ final class AuditSink {
         descriptor = fresh
     }
 
-    /// Asks the system to put the file on disk.
-    func sync() {
-        if case .file = destination { _ = fsync(descriptor) }
+    /// Has the system put what was written to the file on disk (`fdatasync`); stdout is left
+    /// to whoever reads it. A file system that cannot sync (EINVAL) counts as synced.
+    func sync() throws(AuditSinkError) {
+        guard case .file = destination else { return }
+        while true {
+            #if os(Linux)
+                let result = fdatasync(descriptor)
+            #else
+                let result = fsync(descriptor)
+            #endif
+            if result == 0 || errno == EINVAL { return }
+            if errno != EINTR {
+                throw AuditSinkError(message: "cannot sync \(destination) to disk: \(Self.reason())", errorNumber: errno)
+            }
+        }
     }
 
     /// What the end of an existing audit file says, to continue its chain.

@@ -37,12 +37,21 @@ struct ForwardAuthEndpoint: Sendable {
 
     /// What the fast path sends.
     enum FastAnswer {
-        /// Send it now: its record, if any, is queued.
+        /// Send it now: its record, if any, is kept as the durability mode asks.
         case now(ImmediateAnswer)
-        /// The audit buffer is full: queue `entry` (waiting for room), then send `answer`; or,
-        /// when the record is dropped meanwhile, `ifDropped` (an allow withheld, with its own
-        /// record to offer), when given.
-        case afterAudit(ImmediateAnswer, entry: AuditEntry, ifDropped: (ImmediateAnswer, AuditEntry?)?)
+        /// Send `answer` once its record is kept (`AuditWait`); or, when the record is dropped
+        /// or the log fails first, `ifDropped` (an allow withheld, with its own record to
+        /// offer), when given.
+        case afterAudit(ImmediateAnswer, AuditWait, ifDropped: (ImmediateAnswer, AuditEntry?)?)
+    }
+
+    /// What an answer of the fast path waits for.
+    enum AuditWait {
+        /// The audit buffer is full: queue this record, waiting for room (and, under
+        /// `--audit-durability written|synced`, for its writing).
+        case room(AuditEntry)
+        /// The record is queued at this position: wait for its writing (group commit).
+        case written(UInt64)
     }
 
     // MARK: The two entries
@@ -80,12 +89,18 @@ struct ForwardAuthEndpoint: Sendable {
             let outcome = authorizer.decideNow(question)
         else { return nil }
         let answer = immediate(outcome, call: call, method: forwarded.method, uri: forwarded.uri, runtime: runtime)
-        guard let entry = answer.auditEntry, let audit, !audit.recordNow(entry) else { return .now(answer.answer) }
-        // Rare: the buffer is full. Made now, so nothing of this request need be kept.
+        guard let entry = answer.auditEntry, let audit else { return .now(answer.answer) }
+        let wait: AuditWait
+        switch audit.recordNow(entry) {
+        case .kept: return .now(answer.answer)
+        case let .queued(position): wait = .written(position)
+        case .full: wait = .room(entry)  // rare
+        }
+        // Made now, so nothing of this request need be kept while it waits.
         let withheld =
             authorizer.mustWithhold(outcome)
             ? immediate(authorizer.withheld(outcome), call: call, method: forwarded.method, uri: forwarded.uri, runtime: runtime) : nil
-        return .afterAudit(answer.answer, entry: entry, ifDropped: withheld.map { ($0.answer, $0.auditEntry) })
+        return .afterAudit(answer.answer, wait, ifDropped: withheld.map { ($0.answer, $0.auditEntry) })
     }
 
     private func immediate(

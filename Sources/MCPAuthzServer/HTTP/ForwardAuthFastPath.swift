@@ -55,12 +55,22 @@ final class ForwardAuthFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             context.fireChannelRead(wrapInboundOut(.end(nil)))
         case let .now(answer)?:
             send(answer, context: context)
-        case let .afterAudit(answer, entry, ifDropped)?:
-            // The audit buffer is full: wait for room, as the general path does; later parts
-            // wait in `state` so that answers keep their order.
+        case let .afterAudit(answer, wait, ifDropped)?:
+            // Later parts wait in `state` meanwhile, so that answers keep their order.
             guard let audit = endpoint.audit else { return send(answer, context: context) }
+            let kept: EventLoopFuture<Bool>
+            switch wait {
+            case let .room(entry):
+                // The audit buffer is full: wait for room, as the general path does.
+                kept = context.eventLoop.makeFutureWithTask { await audit.record(entry) }
+            case let .written(position):
+                // Group commit: released with the rest of its block, from the writer's task.
+                let promise = context.eventLoop.makePromise(of: Bool.self)
+                audit.whenWritten(position) { promise.succeed($0) }
+                kept = promise.futureResult
+            }
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            context.eventLoop.makeFutureWithTask { await audit.record(entry) }.whenComplete { result in
+            kept.whenComplete { result in
                 let (handler, context) = loopBound.value
                 guard (try? result.get()) == false, let (denial, denialEntry) = ifDropped else {
                     return handler.send(answer, context: context)
