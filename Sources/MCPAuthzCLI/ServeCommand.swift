@@ -415,7 +415,7 @@ struct ServerLimitOptions: ParsableArguments {
         settings.introspection.negativeTTL = min(settings.introspection.negativeTTL, settings.introspection.cacheTTL)
         settings.introspection.timeout = try seconds(introspectionTimeout, "MCP_AUTHZ_INTROSPECTION_TIMEOUT", settings.introspection.timeout)
         settings.introspection.cacheCapacity = settings.tokenCacheCapacity
-        settings.dpop.maxAge = try seconds(dpopMaxAge, "MCP_AUTHZ_DPOP_MAX_AGE", .seconds(Int(settings.dpop.maxAge))).inSeconds
+        settings.dpop.maxAge = try seconds(dpopMaxAge, "MCP_AUTHZ_DPOP_MAX_AGE", settings.dpop.maxAge)
         settings.authzenTrustSubjectProperties =
             try authzenTrustSubjectProperties
             || ServeCommand.value(nil, "MCP_AUTHZ_AUTHZEN_TRUST_SUBJECT_PROPERTIES", environment, default: "false", expected: "true or false") {

@@ -52,7 +52,7 @@ package struct DPoPRequest: Sendable {
 /// Bounds of DPoP proof checking.
 package struct DPoPSettings: Sendable {
     /// How old a proof's `iat` may be; a proof from the future is allowed the issuer's leeway.
-    package var maxAge: Double = 60
+    package var maxAge: Duration = .seconds(60)
     /// Proof ids remembered to refuse a replay, per replica; when full (after dropping expired
     /// ones) new proofs are refused rather than an id forgotten early.
     package var replayCapacity = 100_000
@@ -132,10 +132,11 @@ package final class DPoPVerifier: Sendable {
         guard let htu = Self.normalized(proof.htu), htu == Self.normalized(url) else {
             throw failure(.dpopURLMismatch, "the proof is for another URL")
         }
-        guard proof.iat >= now - settings.maxAge, proof.iat <= now + leeway else {
+        let maxAge = settings.maxAge.inSeconds
+        guard proof.iat >= now - maxAge, proof.iat <= now + leeway else {
             throw failure(.dpopProofStale, "the proof's iat is outside the accepted window")
         }
-        try remember(proof.jti, key: jkt, until: proof.iat + settings.maxAge + leeway, now: now, failure: failure)
+        try remember(proof.jti, key: jkt, until: proof.iat + maxAge + leeway, now: now, failure: failure)
     }
 
     /// Remembers a proof id until it could no longer be accepted; refuses one seen before.
@@ -162,17 +163,9 @@ package final class DPoPVerifier: Sendable {
     /// RFC 9449 §4.3 step 9: scheme and host compared case-insensitively, the default port
     /// dropped, query and fragment ignored. nil for anything but an absolute http(s) URL.
     static func normalized(_ url: String) -> String? {
-        guard let separator = url.range(of: "://") else { return nil }
-        let scheme = url[..<separator.lowerBound].asciiLowercased()
-        guard scheme == "http" || scheme == "https" else { return nil }
-        let rest = url[separator.upperBound...].prefix { $0 != "?" && $0 != "#" }
-        let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
-        var authority = rest[..<authorityEnd].asciiLowercased()
-        guard !authority.isEmpty, !authority.contains("@") else { return nil }
-        let defaultPort = scheme == "https" ? ":443" : ":80"
-        if authority.hasSuffix(defaultPort) { authority.removeLast(defaultPort.count) }
-        let path = rest[authorityEnd...]
-        return "\(scheme)://\(authority)\(path.isEmpty ? "/" : path)"
+        guard let parts = WebOrigin.split(url) else { return nil }
+        let path = parts.rest.prefix { $0 != "?" && $0 != "#" }
+        return parts.origin + (path.isEmpty ? "/" : path)
     }
 }
 

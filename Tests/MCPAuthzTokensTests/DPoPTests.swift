@@ -89,6 +89,11 @@ import Testing
         #expect(DPoPVerifier.normalized("https://mcp.example.com/MCP") != DPoPVerifier.normalized("https://mcp.example.com/mcp"))
         #expect(DPoPVerifier.normalized("https://user@mcp.example.com/mcp") == nil)
         #expect(DPoPVerifier.normalized("ftp://mcp.example.com/mcp") == nil && DPoPVerifier.normalized("/mcp") == nil)
+        // The authority as an Origin's (`WebOrigin`): ended by a query too, nothing odd in it.
+        #expect(DPoPVerifier.normalized("https://mcp.example.com?x=/y") == "https://mcp.example.com/")
+        for odd in ["https:///mcp", "https://mcp.example.com\\@evil.example/mcp", "https://mcp example.com/mcp", "https:/mcp.example.com/mcp"] {
+            #expect(DPoPVerifier.normalized(odd) == nil, "\(odd)")
+        }
         #expect(DPoPRequest.url(scheme: "HTTPS", host: "mcp.example.com", uri: "/mcp?session=1") == "https://mcp.example.com/mcp")
         #expect(DPoPRequest.url(scheme: nil, host: "mcp.example.com", uri: "/mcp") == nil)
         #expect(DPoPRequest.url(scheme: "gopher", host: "mcp.example.com", uri: "/mcp") == nil)
@@ -114,7 +119,7 @@ import Testing
     @Test func replaysAreRefusedAndTheCacheIsBoundedWithoutForgettingEarly() throws {
         var settings = DPoPSettings()
         settings.replayCapacity = 2
-        settings.maxAge = 60
+        settings.maxAge = .seconds(60)
         let verifier = DPoPVerifier(settings: settings)
         let key = P256.Signing.PrivateKey()
         let token = try Self.token(jkt: try Self.thumbprint(key))

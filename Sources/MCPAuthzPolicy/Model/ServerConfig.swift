@@ -46,16 +46,8 @@ package struct ServerConfig: Sendable {
     /// An origin as `scheme://host[:port]` (RFC 6454), lower-case, the default port dropped; nil
     /// for anything else (a path, `null`, another scheme).
     package static func normalizedOrigin(_ text: String) -> String? {
-        let lower = text.asciiLowercased()
-        let scheme: String
-        if lower.hasPrefix("https://") { scheme = "https" } else if lower.hasPrefix("http://") { scheme = "http" } else { return nil }
-        var authority = String(lower.dropFirst(scheme.count + 3))
-        guard !authority.isEmpty,
-            authority.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && !"/?#@\\".utf8.contains($0) })
-        else { return nil }
-        let defaultPort = scheme == "https" ? ":443" : ":80"
-        if authority.hasSuffix(defaultPort) { authority.removeLast(defaultPort.count) }
-        return "\(scheme)://\(authority)"
+        guard let parts = WebOrigin.split(text), parts.rest.isEmpty else { return nil }
+        return parts.origin
     }
 }
 
