@@ -121,9 +121,9 @@ import Testing
 
     /// A destination that stops taking bytes: an answer waiting for its record is not held
     /// past the stall timeout. Failing closed, an allow whose record was not written is then
-    /// denied; keeping on deciding, it is sent.
-    @Test(arguments: [true, false])
-    func aStalledDestinationReleasesWaitingAnswers(failClosed: Bool) async throws {
+    /// denied; keeping on deciding, it is sent. On `/auth` (the fast path) and `/v1/decide`.
+    @Test(arguments: [true, false], ["auth", "decide"])
+    func aStalledDestinationReleasesWaitingAnswers(failClosed: Bool, endpoint: String) async throws {
         let pipe = try AuditPipe()
         defer { pipe.close() }
         try await withSidecar(
@@ -134,43 +134,62 @@ import Testing
                 $0.audit.failClosed = failClosed
             }
         ) { sidecar in
+            /// An allowed call: whether it was allowed, the reason and the decision id.
+            func ask() async throws -> (allowed: Bool, reason: String?, id: String?) {
+                if endpoint == "auth" {
+                    let response = try await sidecar.callTool("get_todo", token: sidecar.token("reader"))
+                    return (response.status == .ok, response.header("X-Authz-Reason"), response.header("X-Authz-Decision-Id"))
+                }
+                let body = #"{"server":"todos","token":"\#(sidecar.token("reader"))","method":"tools/call","name":"get_todo"}"#
+                let answer = try sidecar.json(try await sidecar.send(.post, "/v1/decide", body: body))
+                return (answer["allow"] as? Bool == true, answer["reason"] as? String, answer["decision_id"] as? String)
+            }
+            func auditState() async throws -> String? { try sidecar.json(try await sidecar.send(.get, "/readyz"))["audit"] as? String }
             // A pipe holds 64 KiB: allows are answered while it takes their records.
             var allowed = 0
-            var stalled: TestResponse?
+            var stalled: (allowed: Bool, reason: String?, id: String?)?
             for _ in 0..<2000 {
-                let response = try await sidecar.callTool("get_todo", token: sidecar.token("reader"))
-                guard response.status == .ok else {
-                    stalled = response
+                let answer = try await ask()
+                guard answer.allowed else {
+                    stalled = answer
                     break
                 }
                 allowed += 1
                 // Keeping on deciding, allows go on: stop once the log says it is failing.
-                if !failClosed, allowed.isMultiple(of: 25), try sidecar.json(try await sidecar.send(.get, "/readyz"))["audit"] as? String == "failing"
-                {
-                    break
-                }
+                if !failClosed, allowed.isMultiple(of: 25), try await auditState() == "failing" { break }
             }
             #expect(allowed > 10, "the pipe took records first")
-            let failing = try await eventually { try sidecar.json(try await sidecar.send(.get, "/readyz"))["audit"] as? String == "failing" }
+            let failing = try await eventually { try await auditState() == "failing" }
             #expect(failing)
-            let later = try await sidecar.callTool("get_todo", token: sidecar.token("reader"))
+            let later = try await ask()
             if failClosed {
-                #expect(stalled?.header("X-Authz-Reason") == "audit_unavailable", "the allow that waited was withheld")
-                #expect(later.header("X-Authz-Reason") == "audit_unavailable")
+                #expect(stalled?.reason == "audit_unavailable", "the allow that waited was withheld")
+                #expect(later.reason == "audit_unavailable")
             } else {
                 #expect(stalled == nil, "keep deciding: no allow withheld")
-                #expect(later.status == .ok)
+                #expect(later.allowed)
             }
             // Read the pipe from now on: answers wait for their records again.
             let drained = Drain(pipe.readEnd)
-            let writing = try await eventually { try sidecar.json(try await sidecar.send(.get, "/readyz"))["audit"] as? String == "writing" }
+            let writing = try await eventually { try await auditState() == "writing" }
             #expect(writing)
-            let again = try await sidecar.callTool("get_todo", token: sidecar.token("reader"))
-            #expect(again.status == .ok)
-            let id = try #require(again.header("X-Authz-Decision-Id"))
+            let again = try await ask()
+            #expect(again.allowed)
+            let id = try #require(again.id)
             // Answered once written; the reader thread may still be reading it.
             let read = try await eventually { drained.text.contains(id) }
             #expect(read)
+            // The withheld allow: its record went with its block once the pipe was read, then
+            // the denial it was answered with, under the same decision id.
+            if failClosed, let withheld = stalled?.id {
+                let both = try await eventually {
+                    drained.text.components(separatedBy: "\n").filter { $0.contains(withheld) }.count == 2
+                }
+                #expect(both)
+                let records = drained.text.components(separatedBy: "\n").filter { $0.contains(withheld) }
+                #expect(records.first?.contains(#""decision":"allow""#) == true)
+                #expect(records.last?.contains(#""reason":"audit_unavailable""#) == true)
+            }
         }
     }
 

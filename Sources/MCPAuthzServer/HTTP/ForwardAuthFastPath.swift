@@ -9,7 +9,8 @@ import NIOHTTP1
 /// types, crosses into Swift concurrency through `NIOAsyncChannel`, and its answer comes back
 /// the same way; that machinery cost more than the decision itself (bench/RESULTS.md). A plain
 /// `/auth` request is decided by `ForwardAuthEndpoint.answerNow` (a cached or locally
-/// verifiable token, the policy in force) and written here, after its audit record is queued;
+/// verifiable token, the policy in force) and written here, once its audit record is kept as
+/// `--audit-durability` asks (queued, or written: `FastAnswer`);
 /// otherwise, and for anything else, the parts go on to Hummingbird, which decides with the
 /// same code. What happens when is `ForwardAuthConnection`'s to say (order of answers, when to
 /// stop reading, idleness); this handler carries it out on the channel.
@@ -82,14 +83,24 @@ final class ForwardAuthFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func send(_ answer: ForwardAuthEndpoint.ImmediateAnswer, context: ChannelHandlerContext) {
+        // Counted first: a client that has the answer finds it counted.
+        endpoint.authorizer.metrics.fastPathAnswers.increment()
         context.write(wrapOutboundOut(.head(answer.head)), promise: nil)
         if !answer.body.isEmpty {
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: answer.body)))), promise: nil)
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        endpoint.authorizer.metrics.fastPathAnswers.increment()
         state.answerSent(now: context.eventLoop.now)
-        while let action = state.replayNext() { perform(action, context: context) }
+        var replayed = false
+        while let action = state.replayNext() {
+            replayed = true
+            perform(action, context: context)
+        }
+        // Parts passed on after an answer that waited for its audit record come outside any
+        // read: Hummingbird's channel hands on what it was given only when a read completes,
+        // so complete one, or they would wait for the client's next bytes (which, from a client
+        // that sent all it had, never come).
+        if replayed { context.fireChannelReadComplete() }
         if state.takeQuiesce() { context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
         resumeReadIfHeldBack(context: context)
     }
