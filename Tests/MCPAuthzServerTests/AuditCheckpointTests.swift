@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import MCPAuthzTokens
 import Testing
 
 @testable import MCPAuthzServer
@@ -21,8 +22,8 @@ import Testing
         defer { for file in [privateFile, publicFile] { try? FileManager.default.removeItem(atPath: file) } }
         #expect(try AuditCheckpoint.signingKey(file: privateFile).rawRepresentation == key.rawRepresentation)
         #expect(try AuditCheckpoint.publicKey(file: publicFile).rawRepresentation == key.publicKey.rawRepresentation)
-        let x = AuditCheckpoint.base64URL(Array(key.publicKey.rawRepresentation))
-        let d = AuditCheckpoint.base64URL(Array(key.rawRepresentation))
+        let x = Base64URL.encode(Array(key.publicKey.rawRepresentation))
+        let d = Base64URL.encode(Array(key.rawRepresentation))
         let jwk = try Self.file(#"{"kty":"OKP","crv":"Ed25519","x":"\#(x)","d":"\#(d)"}"#)
         defer { try? FileManager.default.removeItem(atPath: jwk) }
         #expect(try AuditCheckpoint.signingKey(file: jwk).rawRepresentation == key.rawRepresentation)

@@ -19,12 +19,8 @@ package enum AuditCheckpoint {
 
     /// The key id: the RFC 7638 thumbprint of the public key as an OKP JWK.
     package static func keyID(publicKey: [UInt8]) -> String {
-        let jwk = "{\"crv\":\"Ed25519\",\"kty\":\"OKP\",\"x\":\"\(base64URL(publicKey))\"}"
-        return base64URL(Array(SHA256.hash(data: Array(jwk.utf8))))
-    }
-
-    package static func base64URL(_ bytes: [UInt8]) -> String {
-        Base64URL.encode(bytes)
+        let jwk = "{\"crv\":\"Ed25519\",\"kty\":\"OKP\",\"x\":\"\(Base64URL.encode(publicKey))\"}"
+        return Base64URL.encode(Array(SHA256.hash(data: Array(jwk.utf8))))
     }
 
     /// A signature's bytes from its base64url text.
@@ -131,7 +127,7 @@ struct AuditCheckpointer {
         let message = AuditCheckpoint.message(chain: chain, records: sinceLast, time: RFC3339.milliseconds(time), keyID: keyID)
         // Ed25519 signing fails only without randomness or memory; the record then says so and
         // verification reports that checkpoint as unsigned.
-        let signature = (try? key.signature(for: Array(message.utf8))).map { AuditCheckpoint.base64URL(Array($0)) } ?? ""
+        let signature = (try? key.signature(for: Array(message.utf8))).map { Base64URL.encode(Array($0)) } ?? ""
         let entry = AuditEntry(time: time, .event(.checkpoint(records: sinceLast, chain: chain, keyID: keyID, signature: signature)))
         sinceLast = 0
         lastAt = .now

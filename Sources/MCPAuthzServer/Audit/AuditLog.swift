@@ -179,8 +179,9 @@ package final class AuditLog: Service, Sendable {
     }
 
     /// Calls `done` once the record at `position` (`Receipt.queued`) is written, with true, or
-    /// with false when the log failed first (as `record` returns). Called on the writer's task:
-    /// hop to where the answer is sent.
+    /// with false when the log failed first (as `record` returns). Called on the writer's task,
+    /// or at once on the caller's when the outcome is known already: hop to where the answer is
+    /// sent.
     package func whenWritten(_ position: UInt64, _ done: @escaping @Sendable (Bool) -> Void) {
         commits.wait(for: position, done)
     }

@@ -161,6 +161,18 @@ package final class Authorizer: Sendable {
         outcome.allowed && (audit?.settings.failClosed ?? false)
     }
 
+    /// Hands a decision's record (`entry`) to the audit log, waiting as `AuditLog.record` does.
+    /// An allow whose record is not kept (dropped, or not written before the log failed) comes
+    /// back, when the log fails closed, as the denial `withheld` makes, whose record is handed
+    /// on too. What every entry answers but the fast path, which waits on its event loop
+    /// (`ForwardAuthEndpoint.FastAnswer`).
+    func recorded(_ outcome: AuthzOutcome, as entry: (AuthzOutcome) -> AuditEntry) async -> AuthzOutcome {
+        guard let audit, !(await audit.record(entry(outcome))), mustWithhold(outcome) else { return outcome }
+        let denial = withheld(outcome)
+        await audit.record(entry(denial))
+        return denial
+    }
+
     /// What a question comes to before its token is verified.
     private enum Prepared {
         case decided(AuthzOutcome)

@@ -7,22 +7,12 @@ import MCPAuthzTokens
 
 extension Authorizer {
     /// A decision asked over a JSON API (not forward auth, which answers from its own path):
-    /// decided, audited as `endpoint` with the asker's request id, and logged under `path`. An
-    /// allow whose record is not kept (dropped, or not written before the log failed) is
-    /// answered as the denial `withheld` makes, when the log fails closed, as `/auth` does.
+    /// decided, audited as `endpoint` with the asker's request id (`recorded`), and logged under
+    /// `path`.
     func decideRecorded(_ question: AuthzQuestion, endpoint: String, path: String, requestID: String?, logger: Logger) async -> AuthzOutcome {
-        var outcome = await decide(question)
-        if let audit {
-            func entry(_ outcome: AuthzOutcome) -> AuditEntry {
-                let record = DecisionRecord(
-                    outcome, endpoint: endpoint, requestID: requestID, httpMethod: nil, httpPath: nil, runtime: question.runtime
-                )
-                return AuditEntry(time: Date().timeIntervalSince1970, .decision(record))
-            }
-            if !(await audit.record(entry(outcome))), mustWithhold(outcome) {
-                outcome = withheld(outcome)
-                await audit.record(entry(outcome))
-            }
+        let outcome = await recorded(await decide(question)) { outcome in
+            let record = DecisionRecord(outcome, endpoint: endpoint, requestID: requestID, httpMethod: nil, httpPath: nil, runtime: question.runtime)
+            return AuditEntry(time: Date().timeIntervalSince1970, .decision(record))
         }
         outcome.log(to: logger, method: "API", path: path)
         return outcome

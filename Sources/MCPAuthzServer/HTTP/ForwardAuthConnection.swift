@@ -8,8 +8,9 @@ import NIOHTTP1
 /// rules are tested as values; `ForwardAuthFastPath` carries out what it says. The rules:
 /// - A plain `/auth` request (`mayAnswer`) is held until its end and then decided here, but only
 ///   while Hummingbird owes no answer on this connection: answers keep the order of requests.
-/// - While an answer decided here waits for room in the audit buffer, later parts wait here in
-///   order and are replayed once it is sent.
+/// - While an answer decided here waits for its audit record (room in the buffer, or its write
+///   under `--audit-durability written|synced`), later parts wait here in order and are
+///   replayed once it is sent.
 /// - Reading stops while the connection cannot take more output (the client does not read its
 ///   answers), while an answer waits, and while `maxPipelined` requests await answers; a read
 ///   asked for then is held back and passed on once that ends. So a client that pipelines
@@ -40,7 +41,7 @@ struct ForwardAuthConnection {
     private(set) var held: HTTPRequestHead?
     /// Requests handed on to Hummingbird whose response has not ended.
     private(set) var handedOn = 0
-    /// An answer decided here waits for room in the audit buffer.
+    /// An answer decided here waits for its audit record.
     private(set) var answering = false
     /// Parts read while an answer waits, in order.
     private var waiting: [HTTPServerRequestPart] = []

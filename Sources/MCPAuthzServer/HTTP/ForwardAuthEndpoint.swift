@@ -25,8 +25,6 @@ struct ForwardAuthEndpoint: Sendable {
         var status: Int
         var headers: Headers
         var body: [UInt8]
-        /// The audit record to queue before the answer is sent; nil with the audit log off.
-        var auditEntry: AuditEntry?
     }
 
     /// An answer made without suspending, as NIO's parts.
@@ -66,13 +64,10 @@ struct ForwardAuthEndpoint: Sendable {
             case let .refused(outcome): (outcome, call.claimedOriginal.method, call.claimedOriginal.uri)
             case let .ask(question, forwarded): (await authorizer.decide(question), forwarded.method, forwarded.uri)
             }
-        var answer = answer(outcome.0, call: call, method: outcome.method, uri: outcome.uri, runtime: runtime, headers: HTTPFields())
-        if let entry = answer.auditEntry, let audit, !(await audit.record(entry)), authorizer.mustWithhold(outcome.0) {
-            answer = self.answer(
-                authorizer.withheld(outcome.0), call: call, method: outcome.method, uri: outcome.uri, runtime: runtime, headers: HTTPFields()
-            )
-            if let denial = answer.auditEntry { await audit.record(denial) }
+        let decided = await authorizer.recorded(outcome.0) {
+            auditEntry($0, call: call, method: outcome.method, uri: outcome.uri, runtime: runtime)
         }
+        let answer = answer(decided, method: outcome.method, uri: outcome.uri, runtime: runtime, headers: HTTPFields())
         return Response(
             status: HTTPResponse.Status(code: answer.status), headers: answer.headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.body))
         )
@@ -108,9 +103,18 @@ struct ForwardAuthEndpoint: Sendable {
     ) -> (answer: ImmediateAnswer, auditEntry: AuditEntry?) {
         var headers = HTTPHeaders()
         headers.reserveCapacity(10)
-        let answer = answer(outcome, call: call, method: method, uri: uri, runtime: runtime, headers: headers)
+        let answer = answer(outcome, method: method, uri: uri, runtime: runtime, headers: headers)
         let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: answer.status), headers: answer.headers)
-        return (ImmediateAnswer(head: head, body: answer.body), answer.auditEntry)
+        let entry = audit.map { _ in auditEntry(outcome, call: call, method: method, uri: uri, runtime: runtime) }
+        return (ImmediateAnswer(head: head, body: answer.body), entry)
+    }
+
+    /// The audit record of an outcome of `/auth`.
+    private func auditEntry(_ outcome: AuthzOutcome, call: ForwardAuthQuestion, method: String?, uri: String?, runtime: PolicyRuntime) -> AuditEntry {
+        AuditEntry(
+            time: Date().timeIntervalSince1970,
+            .decision(DecisionRecord(outcome, endpoint: "auth", requestID: call.requestID, httpMethod: method, httpPath: uri, runtime: runtime))
+        )
     }
 
     // MARK: The one decision
@@ -166,18 +170,11 @@ struct ForwardAuthEndpoint: Sendable {
     }
 
     /// The answer to an outcome: 200 with the identity headers, or 401/403 with the challenge,
-    /// the reason and a small JSON body; Content-Length set. Logs the decision and makes its
-    /// audit record.
+    /// the reason and a small JSON body; Content-Length set. Logs the decision.
     private func answer<Headers: AnswerHeaders>(
-        _ outcome: AuthzOutcome, call: ForwardAuthQuestion, method: String?, uri: String?, runtime: PolicyRuntime, headers: Headers
+        _ outcome: AuthzOutcome, method: String?, uri: String?, runtime: PolicyRuntime, headers: Headers
     ) -> Answer<Headers> {
         outcome.log(to: logger, method: method ?? "-", path: uri ?? "-")
-        let entry = audit.map { _ in
-            AuditEntry(
-                time: Date().timeIntervalSince1970,
-                .decision(DecisionRecord(outcome, endpoint: "auth", requestID: call.requestID, httpMethod: method, httpPath: uri, runtime: runtime))
-            )
-        }
         var headers = headers
         headers.set(.authzDecisionID, outcome.decisionID)
         headers.set(.authzPolicyRevision, outcome.policyRevision)
@@ -191,7 +188,7 @@ struct ForwardAuthEndpoint: Sendable {
             }
             headers.set(.authzServer, outcome.serverID ?? "")
             headers.set(.contentLength, "0")
-            return Answer(status: 200, headers: headers, body: [], auditEntry: entry)
+            return Answer(status: 200, headers: headers, body: [])
         }
         headers.set(.authzReason, outcome.reason)
         // nginx's auth_request passes only 401 and 403: a limit answers 403 saying so, and the
@@ -215,7 +212,7 @@ struct ForwardAuthEndpoint: Sendable {
         let body = json.finish()
         headers.set(.contentType, "application/json")
         headers.set(.contentLength, String(body.count))
-        return Answer(status: outcome.status == 401 ? 401 : 403, headers: headers, body: body, auditEntry: entry)
+        return Answer(status: outcome.status == 401 ? 401 : 403, headers: headers, body: body)
     }
 }
 
