@@ -124,6 +124,32 @@ def killed_run(binary, folder, token, mode, run):
     return log, answered, recorded(log)
 
 
+def quiet_allows(binary, folder, token):
+    """Allows that wait for their write and are sent log nothing at info: the denial an allow
+    would be turned into if its record were not written is made only then (it was once made, and
+    logged, for every allow)."""
+    port = free_port()
+    process = subprocess.Popen([binary, "serve", "--policies", str(folder / "policy.yaml"), "--listen", f"127.0.0.1:{port}",
+                                "--audit", str(folder / "audit-quiet.jsonl"), "--watch-interval", "0", "--log-level", "info"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        if not wait_for_port(port):
+            raise SystemExit("mcp-authz did not start")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        statuses = []
+        for _ in range(20):
+            connection.request("GET", "/auth", headers=Load(port, token).headers("get_todo"))
+            response = connection.getresponse()
+            response.read()
+            statuses.append(response.status)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        log = process.communicate(timeout=15)[1]
+    decisions = [line for line in log.splitlines() if "decision" in line and "authz.decision_id" in line]
+    check("written: 20 allows answered, and no decision logged at info for them (no denial made in vain)",
+          statuses == [200] * 20 and not decisions, f"{statuses}\n" + "\n".join(decisions[:3]))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("binary")
@@ -135,6 +161,7 @@ def main():
         when: { scopes: [read:todos] }
         allow: { tools: [get_todo] }
 """))
+    quiet_allows(args.binary, folder, tokens["reader"])
     last_log = None
     for mode, runs in (("written", args.runs), ("synced", max(1, args.runs // 2))):
         missing, answered_total, shortest = [], 0, None

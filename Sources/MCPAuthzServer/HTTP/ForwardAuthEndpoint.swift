@@ -38,9 +38,9 @@ struct ForwardAuthEndpoint: Sendable {
         /// Send it now: its record, if any, is kept as the durability mode asks.
         case now(ImmediateAnswer)
         /// Send `answer` once its record is kept (`AuditWait`); or, when the record is dropped
-        /// or the log fails first, `ifDropped` (an allow withheld, with its own record to
-        /// offer), when given.
-        case afterAudit(ImmediateAnswer, AuditWait, ifDropped: (ImmediateAnswer, AuditEntry?)?)
+        /// or the log fails first, what `ifDropped` makes (an allow withheld, with its own
+        /// record to offer), when given.
+        case afterAudit(ImmediateAnswer, AuditWait, ifDropped: (@Sendable () -> (ImmediateAnswer, AuditEntry?))?)
     }
 
     /// What an answer of the fast path waits for.
@@ -91,11 +91,14 @@ struct ForwardAuthEndpoint: Sendable {
         case let .queued(position): wait = .written(position)
         case .full: wait = .room(entry)  // rare
         }
-        // Made now, so nothing of this request need be kept while it waits.
-        let withheld =
-            authorizer.mustWithhold(outcome)
-            ? immediate(authorizer.withheld(outcome), call: call, method: forwarded.method, uri: forwarded.uri, runtime: runtime) : nil
-        return .afterAudit(answer.answer, wait, ifDropped: withheld.map { ($0.answer, $0.auditEntry) })
+        // Made only when the allow is withheld: making an answer logs it, and most allows wait
+        // for their write and are sent.
+        let (method, uri) = (forwarded.method, forwarded.uri)
+        guard authorizer.mustWithhold(outcome) else { return .afterAudit(answer.answer, wait, ifDropped: nil) }
+        return .afterAudit(answer.answer, wait) { [self] in
+            let denial = immediate(authorizer.withheld(outcome), call: call, method: method, uri: uri, runtime: runtime)
+            return (denial.answer, denial.auditEntry)
+        }
     }
 
     private func immediate(

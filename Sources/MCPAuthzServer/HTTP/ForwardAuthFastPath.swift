@@ -73,9 +73,8 @@ final class ForwardAuthFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             kept.whenComplete { result in
                 let (handler, context) = loopBound.value
-                guard (try? result.get()) == false, let (denial, denialEntry) = ifDropped else {
-                    return handler.send(answer, context: context)
-                }
+                guard (try? result.get()) == false, let ifDropped else { return handler.send(answer, context: context) }
+                let (denial, denialEntry) = ifDropped()
                 if let denialEntry { audit.recordOrCount(denialEntry) }
                 handler.send(denial, context: context)
             }
