@@ -29,6 +29,12 @@ from checklib import check, finish, free_port, mint, one_server_policy, wait_for
 RESOURCE = "https://mcp.example.com/todos/mcp"
 
 
+def auth_headers(token, tool):
+    """/auth as nginx asks it for a 2026-07-28 tools/call of `tool`."""
+    return {"X-Original-Method": "POST", "X-Original-URI": "/todos/mcp", "MCP-Protocol-Version": "2026-07-28",
+            "Mcp-Method": "tools/call", "Mcp-Name": tool, "Authorization": f"Bearer {token}"}
+
+
 class Load:
     """Client threads on keep-alive connections, each keeping the decision id of every answer it
     received, until the sidecar dies."""
@@ -39,22 +45,18 @@ class Load:
         self.lock = threading.Lock()
         self.threads = []
 
-    def headers(self, tool):
-        return {"X-Original-Method": "POST", "X-Original-URI": "/todos/mcp", "MCP-Protocol-Version": "2026-07-28",
-                "Mcp-Method": "tools/call", "Mcp-Name": tool, "Authorization": f"Bearer {self.token}"}
-
     def ask(self, connection, kind):
         """One question of `kind`; returns the decision id of its answer."""
         if kind in ("allow", "deny"):
             # Headers only: answered on the event loop's fast path.
-            connection.request("GET", "/auth", headers=self.headers("get_todo" if kind == "allow" else "get_billing"))
+            connection.request("GET", "/auth", headers=auth_headers(self.token, "get_todo" if kind == "allow" else "get_billing"))
             response = connection.getresponse()
             decision = response.getheader("X-Authz-Decision-Id")
             response.read()
         elif kind == "body":
             # A body to read: answered through Hummingbird.
             body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "get_todo"}})
-            connection.request("GET", "/auth", body=body, headers={**self.headers("get_todo"), "Content-Type": "application/json"})
+            connection.request("GET", "/auth", body=body, headers={**auth_headers(self.token, "get_todo"), "Content-Type": "application/json"})
             response = connection.getresponse()
             decision = response.getheader("X-Authz-Decision-Id")
             response.read()
@@ -138,7 +140,7 @@ def quiet_allows(binary, folder, token):
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         statuses = []
         for _ in range(20):
-            connection.request("GET", "/auth", headers=Load(port, token).headers("get_todo"))
+            connection.request("GET", "/auth", headers=auth_headers(token, "get_todo"))
             response = connection.getresponse()
             response.read()
             statuses.append(response.status)
